@@ -1,0 +1,156 @@
+"""`capture()`: run the collectors and the probes in this process and assemble a `Fingerprint`.
+
+Call it after the model's libraries are imported and configured: many of the facts that change
+numbers (thread pools, FTZ set by an imported library, a locale set by the app) exist only then.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import importlib.util
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from envprint._version import __version__
+from envprint.collect import blas, cpu, determinism, env, gpu, locale_time, memory, packages, platform, python
+from envprint.errors import CaptureError, UsageError
+from envprint.model import SCHEMA_VERSION, Fingerprint, Meta, Scalar, Unavailable
+
+__all__ = ["capture", "unavailable_paths"]
+
+T = TypeVar("T")
+
+
+def capture(
+    *,
+    probes: bool = True,
+    artifact: str | Path | None = None,
+    label: str | None = None,
+    strict: bool = False,
+    probe_groups: Collection[str] | None = None,
+    probe_budget_s: float = 1.0,
+    xla: bool = False,
+    imports: Iterable[str] = (),
+    tags: Mapping[str, str] | None = None,
+    custom: Mapping[str, Scalar] | None = None,
+    nvml: Any = None,
+    capture_mode: str = "in-process",
+) -> Fingerprint:
+    """Returns the fingerprint of the environment of the calling process.
+
+    `imports` are imported first so their state is seen (like ``envprint capture --import``).
+    `probe_groups` limits the probes to those groups; `probe_budget_s` bounds their total time,
+    after which remaining heavy probes are recorded as skipped. `artifact` binds the fingerprint to
+    a model file or directory (its digest manifest). With `strict`, any section or field that
+    could not be measured raises `CaptureError` instead of being recorded as Unavailable.
+    `nvml` replaces the pynvml module (tests; see `envprint.testing.FakeNVML`).
+    """
+    for module in imports:
+        _import(module)
+    if importlib.util.find_spec("numpy") is not None:
+        import numpy  # noqa: F401  - numpy's SIMD dispatch and BLAS are part of what is measured
+
+    timings: dict[str, float] = {}
+    pkgs = _timed(timings, "packages", packages.collect)
+    python_info = _timed(timings, "python", python.collect)
+    imported = _timed(timings, "imported", packages.imported_modules)
+    platform_info = _timed(timings, "platform", platform.collect)
+    cpu_info = _timed(timings, "cpu", cpu.collect)
+    memory_info = _timed(timings, "memory", memory.collect)
+    gpu_info = _timed(timings, "gpu", lambda: gpu.collect(nvml))
+    blas_info = _timed(timings, "blas", blas.collect)
+    determinism_info = _timed(timings, "determinism", determinism.collect)
+    env_vars = _timed(timings, "env", env.collect)
+    locale_info = _timed(timings, "locale_time", lambda: locale_time.collect(pkgs if isinstance(pkgs, dict) else None))
+    probe_results: Any = {}
+    if probes:
+        from envprint.probes import run_suite
+
+        probe_results = _timed(timings, "probes", lambda: run_suite(probe_groups, budget_s=probe_budget_s, xla=xla))
+    manifest = None
+    if artifact is not None:
+        from envprint.artifact import manifest as build_manifest
+
+        start = time.perf_counter()
+        manifest = build_manifest(artifact)
+        timings["artifact"] = time.perf_counter() - start
+    meta = Meta(
+        schema_version=SCHEMA_VERSION,
+        envprint_version=__version__,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        label=label,
+        capture_mode=capture_mode,
+        hostname=socket.gethostname(),
+        pid=os.getpid(),
+        tags=dict(tags or {}),
+        timings={k: round(v, 6) for k, v in timings.items()},
+    )
+    fp = Fingerprint(
+        meta=meta,
+        python=python_info,
+        packages=pkgs,
+        imported=imported,
+        platform=platform_info,
+        cpu=cpu_info,
+        memory=memory_info,
+        gpu=gpu_info,
+        blas=blas_info,
+        determinism=determinism_info,
+        env=env_vars,
+        locale_time=locale_info,
+        probes=probe_results,
+        artifact=manifest,
+        custom=dict(custom or {}),
+    )
+    if strict:
+        missing = unavailable_paths(fp)
+        if missing:
+            listed = "\n".join(f"  {p}: {r}" for p, r in missing[:50])
+            raise CaptureError(f"{len(missing)} value(s) could not be measured (strict capture):\n{listed}")
+    return fp
+
+
+def _timed(timings: dict[str, float], name: str, fn: Callable[[], T]) -> T | Unavailable:
+    """Returns fn(), recording its duration in `timings`; a crash becomes Unavailable(reason)."""
+    start = time.perf_counter()
+    try:
+        return fn()
+    except Exception as e:  # a collector must never break capture: record why instead
+        return Unavailable(f"collector {name} failed: {type(e).__name__}: {e}")
+    finally:
+        timings[name] = time.perf_counter() - start
+
+
+def _import(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except Exception as e:  # ImportError, or anything the imported module raises
+        raise UsageError(
+            f"--import {module}: cannot import it in {sys.executable} ({type(e).__name__}: {e})",
+            hint="install the module in this environment or drop the --import option",
+        ) from None
+
+
+def unavailable_paths(fp: Fingerprint) -> list[tuple[str, str]]:
+    """Returns (path, reason) of every value of `fp` recorded as Unavailable."""
+    out: list[tuple[str, str]] = []
+
+    def walk(data: Any, path: str) -> None:
+        if isinstance(data, dict):
+            if set(data) == {"$unavailable"}:
+                out.append((path, str(data["$unavailable"])))
+                return
+            for k, v in data.items():
+                walk(v, f"{path}.{k}" if path else k)
+        elif isinstance(data, list):
+            for i, v in enumerate(data):
+                walk(v, f"{path}[{i}]")
+
+    walk(fp.to_data(), "")
+    return out

@@ -1,0 +1,1 @@
+"""Renderers: turn reports and fingerprints into text (rich), JSON and Markdown."""
