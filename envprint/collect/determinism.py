@@ -93,10 +93,10 @@ def _get(fn: Callable[[], Any], what: str) -> Scalar:
 def _tensorflow(tf: Any) -> dict[str, Scalar]:
     out: dict[str, Scalar] = {
         "version": _get(lambda: tf.__version__, "version"),
-        "op_determinism": _get(tf.config.experimental.is_op_determinism_enabled, "op determinism"),
-        "tensor_float_32": _get(tf.config.experimental.tensor_float_32_execution_enabled, "TF32"),
-        "intra_op_threads": _get(tf.config.threading.get_intra_op_parallelism_threads, "intra-op threads"),
-        "inter_op_threads": _get(tf.config.threading.get_inter_op_parallelism_threads, "inter-op threads"),
+        "op_determinism": _get(_tf_op_determinism, "op determinism"),
+        "tensor_float_32": _get(lambda: tf.config.experimental.tensor_float_32_execution_enabled(), "TF32"),
+        "intra_op_threads": _get(lambda: tf.config.threading.get_intra_op_parallelism_threads(), "intra-op threads"),
+        "inter_op_threads": _get(lambda: tf.config.threading.get_inter_op_parallelism_threads(), "inter-op threads"),
         "onednn_enabled": _get(_tf_onednn, "oneDNN state"),
         "global_seed": _get(_tf_global_seed, "global seed"),
         "visible_devices": _get(_tf_devices(tf), "visible devices"),
@@ -112,6 +112,13 @@ def _tensorflow(tf: Any) -> dict[str, Scalar]:
         out["keras_version"] = _get(lambda: keras.__version__, "keras version")
         out["mixed_precision_policy"] = _get(lambda: keras.mixed_precision.global_policy().name, "policy")
     return out
+
+
+def _tf_op_determinism() -> bool:
+    # public only as a setter (tf.config.experimental.enable_op_determinism); the getter is internal
+    from tensorflow.python.framework import config  # noqa: PLC0415
+
+    return bool(config.is_op_determinism_enabled())
 
 
 def _tf_onednn() -> bool:
@@ -141,22 +148,23 @@ def _tf_devices(tf: Any) -> Callable[[], str]:
 
 def _torch(torch: Any) -> dict[str, Scalar]:
     backends = torch.backends
+    # every read sits in a lambda: attribute lookups themselves fail on some torch builds
     out: dict[str, Scalar] = {
         "version": _get(lambda: torch.__version__, "version"),
         "cuda_version": _get(lambda: torch.version.cuda, "CUDA version"),
-        "cudnn_version": _get(backends.cudnn.version, "cuDNN version"),
-        "deterministic_algorithms": _get(torch.are_deterministic_algorithms_enabled, "deterministic algorithms"),
-        "deterministic_warn_only": _get(torch.is_deterministic_algorithms_warn_only_enabled, "warn only"),
+        "cudnn_version": _get(lambda: backends.cudnn.version(), "cuDNN version"),
+        "deterministic_algorithms": _get(lambda: torch.are_deterministic_algorithms_enabled(), "deterministic"),
+        "deterministic_warn_only": _get(lambda: torch.is_deterministic_algorithms_warn_only_enabled(), "warn only"),
         "cudnn_deterministic": _get(lambda: backends.cudnn.deterministic, "cudnn.deterministic"),
         "cudnn_benchmark": _get(lambda: backends.cudnn.benchmark, "cudnn.benchmark"),
         "cudnn_allow_tf32": _get(lambda: backends.cudnn.allow_tf32, "cudnn.allow_tf32"),
         "matmul_allow_tf32": _get(lambda: backends.cuda.matmul.allow_tf32, "matmul.allow_tf32"),
-        "float32_matmul_precision": _get(torch.get_float32_matmul_precision, "float32 matmul precision"),
-        "num_threads": _get(torch.get_num_threads, "threads"),
-        "num_interop_threads": _get(torch.get_num_interop_threads, "inter-op threads"),
-        "cpu_capability": _get(backends.cpu.get_cpu_capability, "CPU capability"),
+        "float32_matmul_precision": _get(lambda: torch.get_float32_matmul_precision(), "float32 matmul precision"),
+        "num_threads": _get(lambda: torch.get_num_threads(), "threads"),
+        "num_interop_threads": _get(lambda: torch.get_num_interop_threads(), "inter-op threads"),
+        "cpu_capability": _get(lambda: backends.cpu.get_cpu_capability(), "CPU capability"),
         "mkldnn_enabled": _get(lambda: backends.mkldnn.enabled, "mkldnn"),
-        "cuda_initialized": _get(torch.cuda.is_initialized, "CUDA initialised"),
+        "cuda_initialized": _get(lambda: torch.cuda.is_initialized(), "CUDA initialised"),
     }
     return out
 

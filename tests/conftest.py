@@ -1,0 +1,70 @@
+"""Shared fixtures: real subprocess captures that play "another host"."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+import envprint
+from envprint.codec import Loaded, read
+
+# variables that would make two "hosts" differ by accident; each test sets what it compares
+_VOLATILE = (
+    "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE", "TZ", "PYTHONHASHSEED",
+    "NPY_DISABLE_CPU_FEATURES", "TF_ENABLE_ONEDNN_OPTS", "ENVPRINT_GUARD",
+)  # fmt: skip
+
+
+def host_env(**overrides: str | None) -> dict[str, str]:
+    """Returns a copy of this environment with volatile numerics variables removed, then `overrides` applied."""
+    env = {k: v for k, v in os.environ.items() if k not in _VOLATILE and not k.startswith("ENVPRINT_")}
+    env["PYTHONHASHSEED"] = "0"  # fixed unless a test says otherwise, so hash-order probes compare
+    for k, v in overrides.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
+def run_envprint(
+    args: list[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Returns the finished `python -m envprint ARGS` process, run with `env` (default: host_env())."""
+    return subprocess.run(
+        [sys.executable, "-m", "envprint", *args],
+        env=dict(env) if env is not None else host_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+CaptureFn = Callable[..., Loaded]
+
+
+@pytest.fixture
+def capture_in_subprocess(tmp_path: Path) -> CaptureFn:
+    """Returns a function that captures in a fresh process with the given variables and loads the result."""
+    counter = iter(range(10_000))
+
+    def run(*extra_args: str, name: str | None = None, **env_overrides: str | None) -> Loaded:
+        out = tmp_path / f"{name or 'capture'}-{next(counter)}.fp"
+        proc = run_envprint(["capture", "-q", "-o", str(out), *extra_args], env=host_env(**env_overrides))
+        assert proc.returncode == 0, proc.stderr
+        return read(out)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def local_fingerprint() -> envprint.Fingerprint:
+    """Returns one in-process capture without probes (shared: capturing is read-only)."""
+    return envprint.capture(probes=False)

@@ -1,0 +1,160 @@
+"""The .fp file: round trips, and every malformed input becomes FingerprintFormatError."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import envprint
+from envprint import codec
+from envprint.errors import EnvprintError, FingerprintFormatError, UnsupportedSchemaError, UsageError
+from envprint.model import Unavailable
+
+
+def test_round_trip_is_equal(tmp_path: Path, local_fingerprint: envprint.Fingerprint) -> None:
+    path = local_fingerprint.save(tmp_path / "a.fp")
+    loaded = codec.read(path)
+    assert loaded.fingerprint == local_fingerprint
+    assert loaded.trust == "unsigned"
+    assert loaded.envelope.payload_type == "application/vnd.envprint.fingerprint.v1+msgpack"
+    assert envprint.load(path) == local_fingerprint
+    # the same fingerprint always encodes to the same bytes
+    assert codec.encode_payload(loaded.fingerprint) == codec.encode_payload(local_fingerprint)
+
+
+def test_envelope_layout(tmp_path: Path, local_fingerprint: envprint.Fingerprint) -> None:
+    raw = msgpack.unpackb(local_fingerprint.save(tmp_path / "a.fp").read_bytes(), raw=False)
+    assert raw["format"] == "envprint"
+    assert raw["envelope_version"] == 1
+    assert raw["signatures"] == []
+    assert isinstance(raw["payload"], bytes)
+    assert msgpack.unpackb(raw["payload"], raw=False)["meta"]["schema_version"] == 1
+
+
+def _envelope_bytes(fp: envprint.Fingerprint, **changes: object) -> bytes:
+    raw = {
+        "format": "envprint",
+        "envelope_version": 1,
+        "payload_type": codec.payload_type_for(1),
+        "payload": codec.encode_payload(fp),
+        "signatures": [],
+    }
+    raw.update(changes)
+    return msgpack.packb(raw, use_bin_type=True)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"format": "other"}, "no 'format: envprint'"),
+        ({"envelope_version": "1"}, "envelope_version"),
+        ({"payload": "text"}, "payload missing or not bytes"),
+        ({"payload": b"\xc1"}, "payload is not valid msgpack"),
+        ({"payload": msgpack.packb([1, 2])}, "payload is not a map"),
+        ({"signatures": [{"keyid": 1}]}, "signature 0 is malformed"),
+        ({"payload_type": "application/json"}, "unsupported payload type"),
+        ({"extra": 1}, "unexpected envelope fields"),
+    ],
+)
+def test_malformed_envelopes(
+    tmp_path: Path, local_fingerprint: envprint.Fingerprint, changes: dict[str, object], message: str
+) -> None:
+    path = tmp_path / "bad.fp"
+    path.write_bytes(_envelope_bytes(local_fingerprint, **changes))
+    with pytest.raises(FingerprintFormatError, match=message):
+        codec.load(path)
+
+
+def test_newer_schema_is_a_clear_unsupported_error(tmp_path: Path, local_fingerprint: envprint.Fingerprint) -> None:
+    path = tmp_path / "new.fp"
+    path.write_bytes(_envelope_bytes(local_fingerprint, payload_type=codec.payload_type_for(99)))
+    with pytest.raises(UnsupportedSchemaError, match="v99 is newer") as info:
+        codec.load(path)
+    assert "upgrade envprint" in info.value.diagnostics()
+    path.write_bytes(_envelope_bytes(local_fingerprint, envelope_version=7))
+    with pytest.raises(UnsupportedSchemaError, match="envelope version 7"):
+        codec.load(path)
+
+
+def test_wrong_types_inside_payload_name_the_field(tmp_path: Path, local_fingerprint: envprint.Fingerprint) -> None:
+    data = local_fingerprint.to_data()
+    data["cpu"]["logical_cores"] = "two"
+    path = tmp_path / "x.fp"
+    path.write_bytes(_envelope_bytes(local_fingerprint, payload=msgpack.packb(data, use_bin_type=True)))
+    with pytest.raises(FingerprintFormatError, match=r"cpu\.logical_cores"):
+        codec.load(path)
+
+
+def test_field_missing_from_older_writer_reads_as_unavailable(local_fingerprint: envprint.Fingerprint) -> None:
+    data = local_fingerprint.to_data()
+    del data["cpu"]["cgroup_quota"]  # as if written before the field existed
+    del data["policy"]  # fields with defaults fall back to them
+    fp = envprint.Fingerprint.from_data(data)
+    assert isinstance(fp.cpu.cgroup_quota, Unavailable)  # type: ignore[union-attr]
+    assert fp.policy is None
+
+
+def test_truncated_files_are_format_errors(tmp_path: Path, local_fingerprint: envprint.Fingerprint) -> None:
+    data = local_fingerprint.save(tmp_path / "a.fp").read_bytes()
+    path = tmp_path / "t.fp"
+    for cut in sorted({0, 1, 5, 17, len(data) // 3, len(data) // 2, len(data) - 1}):
+        path.write_bytes(data[:cut])
+        with pytest.raises(FingerprintFormatError):
+            codec.load(path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=512))
+def test_arbitrary_bytes_only_raise_envprint_errors(tmp_path_factory: pytest.TempPathFactory, blob: bytes) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "x.fp"
+    path.write_bytes(blob)
+    with pytest.raises(FingerprintFormatError):
+        codec.load(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=8) | st.binary(max_size=8),
+                    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4),
+                    max_leaves=20))  # fmt: skip
+def test_arbitrary_payload_structures_only_raise_envprint_errors(payload: object) -> None:
+    env = codec.Envelope(codec.payload_type_for(1), msgpack.packb(payload, use_bin_type=True))
+    with pytest.raises(FingerprintFormatError):
+        codec.decode_fingerprint(env)
+
+
+def test_missing_file_and_directory_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such file"):
+        codec.load(tmp_path / "nope.fp")
+    with pytest.raises(UsageError, match="is a directory"):
+        codec.load(tmp_path)
+
+
+def test_atomic_write_leaves_no_temp_file_and_keeps_old_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "f.fp"
+    codec.atomic_write(target, b"old")
+
+    def chunks() -> object:
+        yield b"new-part"
+        raise RuntimeError("writer died")
+
+    with pytest.raises(RuntimeError):
+        codec.atomic_write(target, chunks())  # type: ignore[arg-type]
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["f.fp"]
+
+
+def test_unwritable_destination_is_a_usage_error(tmp_path: Path, local_fingerprint: envprint.Fingerprint) -> None:
+    with pytest.raises(EnvprintError, match="cannot write"):
+        local_fingerprint.save(tmp_path / "missing-dir" / "a.fp")
+
+
+def test_replace_keeps_everything_else(local_fingerprint: envprint.Fingerprint) -> None:
+    changed = local_fingerprint.replace(custom={"run": "42"})
+    assert changed.custom == {"run": "42"}
+    assert dataclasses.replace(changed, custom=local_fingerprint.custom) == local_fingerprint
