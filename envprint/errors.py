@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from envprint.diff import DiffReport
+    from envprint.guard import GuardResult
 
 __all__ = [
     "ArtifactMismatchError",
@@ -112,7 +113,16 @@ class EnvironmentMismatch(EnvprintError):
         "expiry date; ENVPRINT_GUARD=warn overrides the refusal for incident response only"
     )
 
-    def __init__(self, message: str, *, report: DiffReport | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        report: DiffReport | None = None,
+        result: GuardResult | None = None,
+        hint: str | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         #: the `DiffReport` the refusal was based on
         self.report = report
+        #: the guard's full result (policy decisions, trust, timings) when raised by `envprint.guard`
+        self.result = result

@@ -38,24 +38,25 @@ def collect(paths: Iterable[str] | None = None) -> dict[str, Package]:
                 names = sorted(e.name for e in it if e.name.endswith((".dist-info", ".egg-info")))
         except OSError:
             continue
+        location = redact_path(entry)
         for meta_name in names:
-            path = os.path.join(directory, meta_name)
-            key, pkg = _read_distribution(path, meta_name, entry)
+            key, pkg = _read_distribution(f"{directory}/{meta_name}", meta_name, location)
             found.setdefault(key, pkg)
     return found
 
 
-def _read_distribution(path: str, meta_name: str, entry: str) -> tuple[str, Package]:
+def _read_distribution(path: str, meta_name: str, location: str) -> tuple[str, Package]:
     stem = meta_name.rsplit(".", 1)[0]
     dir_name, _, dir_version = stem.partition("-")
-    location = redact_path(entry)
-    is_dir = os.path.isdir(path)
-    if meta_name.endswith(".dist-info"):
-        meta_file = os.path.join(path, "METADATA")
-    else:
-        meta_file = os.path.join(path, "PKG-INFO") if is_dir else path
+    is_dist_info = meta_name.endswith(".dist-info")
+    meta_file = f"{path}/METADATA" if is_dist_info else f"{path}/PKG-INFO"
     try:
-        headers = _read_headers(meta_file)
+        try:
+            headers = _read_headers(meta_file)
+        except (NotADirectoryError, FileNotFoundError):
+            if is_dist_info:
+                raise
+            headers = _read_headers(path)  # a single-file .egg-info
     except (OSError, UnicodeDecodeError, ValueError) as e:
         reason = f"cannot read {os.path.basename(meta_file)}: {type(e).__name__}: {e}"
         return normalise(dir_name), _broken(dir_version, reason, location)
@@ -63,18 +64,18 @@ def _read_distribution(path: str, meta_name: str, entry: str) -> tuple[str, Pack
     if not name or not version:
         missing = " and ".join(k for k, v in (("Name", name), ("Version", version)) if not v)
         return normalise(name or dir_name), _broken(version or dir_version, f"metadata has no {missing}", location)
-    installer: str | Unavailable | None = None
+    installer: str | None = None
     tags: tuple[str, ...] = ()
-    if is_dir:
-        installer = _read_small(os.path.join(path, "INSTALLER"))
-        wheel = _read_small(os.path.join(path, "WHEEL"))
+    if is_dist_info:
+        installer = _read_small(f"{path}/INSTALLER")
+        wheel = _read_small(f"{path}/WHEEL")
         if wheel:
             tags = tuple(line[4:].strip() for line in wheel.splitlines() if line.startswith("Tag:"))
     _, plus, local = version.partition("+")
     return normalise(name), Package(
         version=version,
         local=local if plus else None,
-        installer=installer or None,
+        installer=installer,
         wheel_tags=tags,
         location=location,
     )
@@ -91,18 +92,30 @@ def _broken(version: str, reason: str, location: str) -> Package:
     )
 
 
+def _read_bytes(path: str, limit: int) -> bytes:
+    # raw os.read: an order of magnitude cheaper than open() with its buffered text layers
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
 def _read_headers(path: str) -> dict[str, str]:
     """Returns the lowercased Name/Version headers of a core-metadata file (RFC 822 style)."""
-    headers: dict[str, str] = {}
-    with open(path, "rb") as f:
-        data = f.read(_HEADER_LIMIT)
+    data = _read_bytes(path, 4096)
+    if b"\n\n" not in data and len(data) == 4096:
+        data = _read_bytes(path, _HEADER_LIMIT)  # a long header block (many classifiers)
     end = data.find(b"\n\n")
     text = (data if end < 0 else data[:end]).decode("utf-8")
+    headers: dict[str, str] = {}
     for line in text.splitlines():
         key, sep, value = line.partition(":")
         k = key.strip().lower()
         if sep and k in ("name", "version") and k not in headers:
             headers[k] = value.strip()
+            if len(headers) == 2:
+                break
     if not headers and text.strip() and ":" not in text.splitlines()[0]:
         raise ValueError("not an RFC 822 metadata header")
     return headers
@@ -110,8 +123,7 @@ def _read_headers(path: str) -> dict[str, str]:
 
 def _read_small(path: str) -> str | None:
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read(4096).strip() or None
+        return _read_bytes(path, 4096).decode("utf-8", "replace").strip() or None
     except OSError:
         return None
 

@@ -1,0 +1,213 @@
+"""`guard()`: the serving-startup check that refuses to serve in an environment the model was not validated in.
+
+Call it in the model server's startup hook, after the application has imported and configured its
+frameworks (thread pools, FTZ, locale are only visible then)::
+
+    import envprint
+    envprint.guard("model/", trusted_keys=["/etc/envprint/train.pub"])   # raises EnvironmentMismatch
+
+Order of checks, each failing closed: find the fingerprint → verify its signature against the
+trusted keys (before decoding anything) → verify the artifact files against the signed manifest →
+capture this process's environment and re-run the probes training recorded → diff → evaluate the
+policy (the one signed into the fingerprint, tightened by the local one) → pass, or refuse.
+
+``ENVPRINT_GUARD=warn`` turns an environment refusal into a loud warning, for incident response
+only; it never waives a bad signature or a changed artifact.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from envprint.errors import ArtifactMismatchError, EnvironmentMismatch, SignatureError, UsageError
+from envprint.model import Unavailable
+
+if TYPE_CHECKING:
+    from envprint.diff import DiffReport
+    from envprint.policy import Decision, Policy, PolicyResult
+    from envprint.signing import TrustedKeysLike
+
+__all__ = ["OVERRIDE_ENV", "GuardResult", "guard"]
+
+#: the emergency override: ENVPRINT_GUARD=warn logs a refusal instead of raising
+OVERRIDE_ENV = "ENVPRINT_GUARD"
+
+logger = logging.getLogger("envprint")
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """What the guard checked and decided."""
+
+    passed: bool  # no violation (waived ones excepted)
+    overridden: bool  # there were violations, but on_mismatch="warn" or ENVPRINT_GUARD=warn let it start
+    fingerprint_path: Path
+    artifact_path: Path | None  # the artifact verified; None when the fingerprint is not bound to one
+    trust: str  # "verified", or "unsigned"/"unverified" when the policy allows unsigned fingerprints
+    keyids: tuple[str, ...]  # trusted keys that verified the signature
+    policy: str  # the policy (or policies) applied
+    report: DiffReport
+    result: PolicyResult
+    seconds: float
+
+    @property
+    def violations(self) -> tuple[Decision, ...]:
+        """Returns the differences that refuse (or would have, when overridden)."""
+        return self.result.violations
+
+    @property
+    def waived(self) -> tuple[Decision, ...]:
+        """Returns the violations a waiver covered."""
+        return self.result.waived
+
+    @property
+    def allowed(self) -> tuple[Decision, ...]:
+        """Returns the differences a rule accepted."""
+        return self.result.allowed
+
+    @property
+    def informational(self) -> tuple[Decision, ...]:
+        """Returns the differences reported only (warnings and info)."""
+        return self.result.informational
+
+    def summary(self) -> str:
+        """Returns the one line logged on pass."""
+        state = "PASS" if self.passed else ("OVERRIDDEN" if self.overridden else "REFUSED")
+        return (
+            f"envprint guard {state}: {self.fingerprint_path} ({self.trust}), {self.result.summary()}, "
+            f"{self.seconds * 1000:.0f} ms"
+        )
+
+
+def guard(
+    artifact_or_fp: str | os.PathLike[str],
+    *,
+    policy: str | os.PathLike[str] | Policy | Mapping[str, Any] | None = "default",
+    trusted_keys: TrustedKeysLike | None = None,
+    on_mismatch: Literal["raise", "warn"] = "raise",
+    probes: bool = True,
+    verify_artifact: bool = True,
+    nvml: Any = None,
+) -> GuardResult:
+    """Returns the result of checking this process's environment against the model's fingerprint.
+
+    Raises `EnvironmentMismatch` (carrying the diff report) when the policy refuses, unless
+    ``on_mismatch="warn"`` or ENVPRINT_GUARD=warn; `SignatureError` when no trusted key verifies the
+    fingerprint (or it is unsigned and the policy does not allow unsigned); `ArtifactMismatchError`
+    when the model files differ from the signed manifest; `UsageError` / `FingerprintFormatError`
+    when the fingerprint is missing or unreadable. `nvml` replaces pynvml (tests).
+    """
+    from envprint import artifact as artifacts
+    from envprint.capture import capture
+    from envprint.codec import decode_fingerprint, read_envelope
+    from envprint.diff import diff
+    from envprint.policy import combine, effective_policy, evaluate, resolve_policy
+
+    if on_mismatch not in ("raise", "warn"):
+        raise UsageError(f"on_mismatch must be 'raise' or 'warn', not {on_mismatch!r}")
+    start = time.perf_counter()
+    local = resolve_policy(policy)
+    fp_path = artifacts.find_fingerprint(artifact_or_fp)
+    envelope = read_envelope(fp_path)
+    keyids: tuple[str, ...] = ()
+    if trusted_keys is not None:
+        from envprint.signing import verify_envelope
+
+        keyids = verify_envelope(envelope, trusted_keys, source=str(fp_path))
+        trust = "verified"
+    elif local.allow_unsigned:
+        trust = "unverified" if envelope.signatures else "unsigned"
+    else:
+        raise SignatureError(
+            f"{fp_path}: no trusted keys given, so the fingerprint cannot be verified; the guard refuses",
+            hint="pass trusted_keys=[PUBLIC_KEY...] (envprint check --key), or set allow_unsigned = true "
+            "in the policy for development only",
+        )
+    train = decode_fingerprint(envelope, source=str(fp_path))
+
+    artifact_path = _artifact_path(artifact_or_fp, fp_path)
+    if verify_artifact:
+        if train.artifact is None:
+            if artifact_path is not None and Path(artifact_or_fp) != fp_path:
+                raise ArtifactMismatchError(
+                    f"{fp_path}: the fingerprint is not bound to an artifact, so {artifact_or_fp} cannot be "
+                    "verified against it",
+                    hint="capture with --artifact on the training side, or pass verify_artifact=False",
+                )
+            artifact_path = None
+        else:
+            if artifact_path is None:
+                raise ArtifactMismatchError(
+                    f"{fp_path}: bound to artifact {train.artifact.name!r}, which is not found beside it"
+                )
+            artifacts.verify(train.artifact, artifact_path)
+    else:
+        artifact_path = None
+
+    groups = _probe_groups(train.probes) if probes else None
+    live = capture(probes=bool(groups), probe_groups=groups, nvml=nvml, label="serving (guard)")
+    report = diff(
+        train.replace(artifact=None),
+        live.replace(artifact=None),
+        a_label=f"{fp_path} ({trust.upper()})",
+        b_label="this process (live)",
+        a_trust=trust,
+        b_trust="live",
+    )
+    policies, description = effective_policy(train.policy, local, log=logger)
+    result = combine(evaluate(p, report, live) for p in policies)
+
+    overridden = False
+    passed = result.passed
+    seconds = time.perf_counter() - start
+    outcome = GuardResult(passed, False, fp_path, artifact_path, trust, keyids, description, report, result, seconds)
+    if not passed:
+        message = _refusal_message(outcome)
+        if os.environ.get(OVERRIDE_ENV, "").strip().lower() == "warn":
+            logger.warning("%s\nENVPRINT_GUARD=warn is set: STARTING ANYWAY (emergency override)", message)
+            overridden = True
+        elif on_mismatch == "warn":
+            logger.warning("%s\non_mismatch='warn': starting anyway", message)
+            overridden = True
+        else:
+            raise EnvironmentMismatch(message, report=report, result=outcome)
+        outcome = GuardResult(
+            passed, overridden, fp_path, artifact_path, trust, keyids, description, report, result, seconds
+        )
+    logger.info(outcome.summary())
+    return outcome
+
+
+def _artifact_path(artifact_or_fp: str | os.PathLike[str], fp_path: Path) -> Path | None:
+    from envprint.artifact import artifact_for_fingerprint
+
+    given = Path(artifact_or_fp)
+    if given != fp_path and given.exists():
+        return given
+    return artifact_for_fingerprint(fp_path)
+
+
+def _probe_groups(probes: Mapping[str, Any] | Unavailable) -> list[str] | None:
+    """Returns the probe groups training recorded (the ones to re-run), None when it recorded none."""
+    if isinstance(probes, Unavailable) or not probes:
+        return None
+    from envprint.probes import GROUPS
+
+    groups = sorted({p.group for p in probes.values() if p.group in GROUPS})
+    return groups or None
+
+
+def _refusal_message(outcome: GuardResult) -> str:
+    from envprint.render.policy import violations_text
+
+    head = (
+        f"refusing to serve: this environment differs from the one {outcome.fingerprint_path} was validated in "
+        f"({outcome.result.summary()})"
+    )
+    return f"{head}\n{violations_text(outcome.result)}"
