@@ -41,6 +41,7 @@ def capture(
     custom: Mapping[str, Scalar] | None = None,
     nvml: Any = None,
     capture_mode: str = "in-process",
+    policy: Any = None,
 ) -> Fingerprint:
     """Returns the fingerprint of the environment of the calling process.
 
@@ -49,8 +50,15 @@ def capture(
     after which remaining heavy probes are recorded as skipped. `artifact` binds the fingerprint to
     a model file or directory (its digest manifest). With `strict`, any section or field that
     could not be measured raises `CaptureError` instead of being recorded as Unavailable.
+    `policy` (a preset name, a TOML file, or a `Policy`) is embedded in the fingerprint as the policy
+    serving must satisfy; signed with the rest, a serving-side policy can only tighten it.
     `nvml` replaces the pynvml module (tests; see `envprint.testing.FakeNVML`).
     """
+    embedded_policy = None
+    if policy is not None:
+        from envprint.policy import resolve_policy
+
+        embedded_policy = resolve_policy(policy).to_data()
     for module in imports:
         _import(module)
     if importlib.util.find_spec("numpy") is not None:
@@ -107,6 +115,7 @@ def capture(
         probes=probe_results,
         artifact=manifest,
         custom=dict(custom or {}),
+        policy=embedded_policy,
     )
     if strict:
         missing = unavailable_paths(fp)

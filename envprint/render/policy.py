@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from envprint.policy import Decision, PolicyResult
+
+if TYPE_CHECKING:
+    from envprint.guard import GuardResult
 
 
 def violations_text(result: PolicyResult, *, limit: int = 30) -> str:
@@ -30,3 +35,53 @@ def _decision_lines(mark: str, d: Decision) -> list[str]:
     if f.remedy:
         lines.append(f"      fix: {f.remedy}")
     return lines
+
+
+def guard_json(result: GuardResult) -> str:
+    """Returns the JSON document `envprint check --format json` prints (schema in docs/serving.md)."""
+    import json
+
+    doc = {
+        "format": "envprint-check",
+        "version": 1,
+        "passed": result.passed,
+        "overridden": result.overridden,
+        "fingerprint": str(result.fingerprint_path),
+        "artifact": str(result.artifact_path) if result.artifact_path else None,
+        "trust": result.trust,
+        "keyids": list(result.keyids),
+        "policy": result.policy,
+        "seconds": round(result.seconds, 4),
+        "counts": {
+            "violations": len(result.violations),
+            "waived": len(result.waived),
+            "allowed": len(result.allowed),
+            "informational": len(result.informational),
+        },
+        "decisions": [_decision_data(d) for d in result.result.decisions],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+
+
+def guard_text(result: GuardResult) -> str:
+    """Returns the human report of `envprint check`: the summary line, then violations and waivers."""
+    body = violations_text(result.result)
+    return f"{result.summary()}\n{body}" if body else result.summary()
+
+
+def _decision_data(d: Decision) -> dict[str, object]:
+    f = d.finding
+    return {
+        "outcome": d.outcome,
+        "rule": d.rule,
+        "note": d.note,
+        "kind": f.kind,
+        "path": f.path,
+        "severity": f.severity.name,
+        "old": f.old,
+        "new": f.new,
+        "title": f.title,
+        "cause": f.cause,
+        "why": f.why,
+        "remedy": f.remedy,
+    }
