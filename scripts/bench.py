@@ -268,15 +268,14 @@ def bench_artifact_section(work: Path) -> dict[str, Any]:
     return res
 
 
-def bench_fleet(env: dict[str, str], work: Path) -> dict[str, Any]:
-    code = (
-        "import json, time, sys; from envprint.fleet import bench_grouping\n"
-        f"print(json.dumps(bench_grouping({str(work / 'fleet')!r}, 2000)))"
-    )
-    out = subprocess.run([PY, "-c", code], env=env, capture_output=True, text=True, check=True)
-    res: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"\n## fleet grouping of {res['count']} fingerprints")
-    print(f"  read + group + diff groups   {res['seconds']:7.2f} s  ({res['groups']} groups)")
+def bench_fleet(work: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(REPO / "scripts"))
+    import bench_fleet
+
+    res: dict[str, Any] = bench_fleet.bench_grouping(work / "fleet", 2000)
+    print(f"\n## fleet grouping of {res['count']} fingerprints ({res['file_kib']:.0f} KiB each)")
+    print(f"  read + group + diff groups   {res['seconds']:7.2f} s  ({res['groups']} groups; "
+          f"read {res['read_s']:.2f} s, group {res['group_s']:.2f} s)")  # fmt: skip
     return res
 
 
@@ -305,7 +304,7 @@ def main() -> None:
             "diff": lambda: bench_diff(env, work),
             "guard": lambda: bench_guard(env, work),
             "artifact": lambda: bench_artifact_section(work),
-            "fleet": lambda: bench_fleet(env, work),
+            "fleet": lambda: bench_fleet(work),
         }
         for name in only:
             if name not in runners:
