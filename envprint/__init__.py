@@ -21,6 +21,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from envprint._version import __version__
+
+# Bound eagerly, not lazily: these functions share their names with their submodules, and the first
+# import of a submodule would otherwise rebind `envprint.capture` (etc.) to the module. These modules
+# import only the standard library and envprint.model at import time.
+from envprint.capture import capture
+from envprint.diff import diff
 from envprint.errors import (
     ArtifactMismatchError,
     CaptureError,
@@ -32,12 +38,13 @@ from envprint.errors import (
     UnsupportedSchemaError,
     UsageError,
 )
+from envprint.guard import guard
 from envprint.model import Fingerprint, Unavailable
 from envprint.seeding import seed_everything
 
 if TYPE_CHECKING:
-    from envprint.capture import capture
     from envprint.codec import load
+    from envprint.parity import probe
 
 __all__ = [
     "ArtifactMismatchError",
@@ -53,14 +60,17 @@ __all__ = [
     "UsageError",
     "__version__",
     "capture",
+    "diff",
+    "guard",
     "load",
+    "probe",
     "seed_everything",
 ]
 
 # public name -> module that defines it; imported on first access to keep `import envprint` light
 _LAZY = {
-    "capture": "envprint.capture",
     "load": "envprint.codec",
+    "probe": "envprint.parity",
 }
 
 
@@ -71,7 +81,3 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))

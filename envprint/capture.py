@@ -80,7 +80,14 @@ def capture(
     if probes:
         from envprint.probes import run_suite
 
-        probe_results = _timed(timings, "probes", lambda: run_suite(probe_groups, budget_s=probe_budget_s, xla=xla))
+        builtin = None if probe_groups is None else [g for g in probe_groups if g != "parity"]
+        if builtin is None or builtin:
+            probe_results = _timed(timings, "probes", lambda: run_suite(builtin, budget_s=probe_budget_s, xla=xla))
+        parity = sys.modules.get("envprint.parity")
+        # user transform probes (envprint.probe) are recorded whenever some are registered: registering
+        # one is the request; `probe_groups` selects among the built-in groups only
+        if parity is not None and isinstance(probe_results, dict):
+            probe_results.update(_timed(timings, "parity", parity.record))
     manifest = None
     if artifact is not None:
         from envprint.artifact import manifest as build_manifest

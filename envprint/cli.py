@@ -62,9 +62,10 @@ def _groups(text: str | None) -> list[str] | None:
     groups = [g.strip() for g in text.split(",") if g.strip()]
     from envprint.probes import GROUPS
 
-    unknown = sorted(set(groups) - set(GROUPS))
+    known = (*GROUPS, "parity")
+    unknown = sorted(set(groups) - set(known))
     if unknown:
-        raise UsageError(f"--probes: unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUPS)}")
+        raise UsageError(f"--probes: unknown group(s) {', '.join(unknown)}; known: {', '.join(known)}")
     return groups
 
 
@@ -158,8 +159,6 @@ def capture(
         capture_mode="subprocess",
         policy=policy,
     )
-    if probes_from and not no_probes:
-        fp = parity.attach(fp)  # the transform probes capture() did not record already
     if output is None:
         if artifact is not None:
             from envprint.artifact import default_fp_path
@@ -430,14 +429,15 @@ def diff_(
     ] = None,
 ) -> None:
     """Explain every difference between two fingerprints: exit 0 equivalent, 1 different, 2 unreadable, 3 untrusted."""
+    import os
     import shutil
 
     from envprint.diff import Severity
     from envprint.render import render
 
     report = _diff_report(a, b, key)
-    tty = output is None and sys.stdout.isatty()
-    text = render(report, format, width=shutil.get_terminal_size((100, 24)).columns, color=tty)
+    color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    text = render(report, format, width=shutil.get_terminal_size((100, 24)).columns, color=color)
     if output is None:
         sys.stdout.write(text)
     else:
@@ -584,7 +584,7 @@ _FleetReference = Annotated[
     typer.Option(
         "--reference",
         envvar="ENVPRINT_FLEET_REFERENCE",
-        help="The fingerprint every member is compared with, e.g. train.fp [default: the largest group].",
+        help="The fingerprint every member is compared with, e.g. train.fp (default: the largest group).",
     ),
 ]
 _FleetFormat = Annotated[
@@ -603,7 +603,10 @@ _FleetKeys = Annotated[
 @fleet_app.command(name="group")
 def fleet_group(
     paths: Annotated[
-        list[Path], typer.Argument(help="Fingerprint files, and directories searched for *.fp (recursively).")
+        list[Path],
+        typer.Argument(
+            metavar="FILES_OR_DIRS", help="Fingerprint files, and directories searched for *.fp (recursively)."
+        ),
     ],
     reference: _FleetReference = None,
     format: _FleetFormat = DiffFormat.text,
@@ -645,7 +648,7 @@ def fleet_spark(
         str | None,
         typer.Option(
             envvar="ENVPRINT_SPARK_MASTER",
-            help="Spark master URL [default: the active session, else the Spark configuration in force].",
+            help="Spark master URL (default: the active session, else the Spark configuration in force).",
         ),
     ] = None,
     output: Annotated[
@@ -669,7 +672,7 @@ def fleet_spark(
         int | None,
         typer.Option(
             envvar="ENVPRINT_SPARK_MIN_EXECUTORS",
-            help="Wait for this many executors [default: spark.executor.instances].",
+            help="Wait for this many executors (default: spark.executor.instances).",
         ),
     ] = None,
     reference: _FleetReference = None,

@@ -152,6 +152,13 @@ def guard(
 
     groups = _probe_groups(train.probes) if probes else None
     live = capture(probes=bool(groups), probe_groups=groups, nvml=nvml, label="serving (guard)")
+    if probes:
+        from envprint import parity
+
+        # re-run the user transform probes training recorded that this process registers
+        fresh = parity.rerun(train)
+        if fresh and not isinstance(live.probes, Unavailable):
+            live = live.replace(probes={**live.probes, **fresh})
     report = diff(
         train.replace(artifact=None),
         live.replace(artifact=None),

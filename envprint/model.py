@@ -312,16 +312,24 @@ class ProbeOutput:
     Float outputs carry `samples` (float.hex of values at fixed, evenly spaced indices) so diff can
     compute ULP distances, and `blocks` (short digests of equal slices) to estimate the fraction of
     elements that differ. Index and text outputs carry their values or digests the same way.
+    A table output (several labelled rows, e.g. one per function) has one block per row, named by
+    `block_labels` and starting at the flat indices `block_starts`, so a difference is attributed
+    to its row. Outputs small enough to be sampled whole have no blocks. An `elementwise` output
+    (each element a function of its own inputs, like exp) has no cancellation, so ULP distances
+    count on every element, not only on those far from zero.
     """
 
     kind: str  # "float", "int", "text", "complex"
     dtype: str  # "float32", "float64", "int64", "text", ...
     shape: tuple[int, ...]
     digest: str  # sha256 of the exact canonical bytes
-    samples: tuple[str, ...]
-    sample_index: tuple[int, ...]  # flat indices of the samples
+    samples: tuple[str, ...]  # float.hex (float, complex as float pairs), decimal (int) or the text line
+    sample_index: tuple[int, ...]  # flat indices of the samples (complex: into the float pairs)
     blocks: tuple[str, ...]
-    max_abs: str | None = None  # float.hex of max |x| (float outputs), for normwise differences
+    max_abs: str | None = None  # float.hex of max |x| over finite elements, for normwise differences
+    block_labels: tuple[str, ...] = ()  # table outputs: the row each block digests
+    block_starts: tuple[int, ...] = ()  # table outputs: flat index where each row starts
+    elementwise: bool = False
 
 
 @dataclass(frozen=True)

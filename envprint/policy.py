@@ -273,7 +273,7 @@ def _probe_tolerance(rule: Rule, finding: Finding) -> tuple[Outcome, str, str | 
     m = finding.magnitude
     if finding.kind != "probe.differs" or m is None:
         return None  # missing/skipped/unstable probes fall through to the threshold
-    if m.categorical or m.changed_flags:
+    if m.categorical:  # diff decides: ULP-level flags (batch invariance) are not categorical
         return "violation", label, "categorical difference (flags, order or text): tolerances do not apply"
     limits = (
         ("max_ulp", m.max_ulp, rule.max_ulp),

@@ -26,3 +26,13 @@ def test_public_api_names() -> None:
     assert issubclass(envprint.SignatureError, envprint.EnvprintError)
     assert envprint.SignatureError.exit_code == 3
     assert envprint.FingerprintFormatError.exit_code == 2
+
+
+def test_functions_are_not_shadowed_by_their_submodules() -> None:
+    code = (
+        "import envprint, envprint.capture, envprint.diff, envprint.guard\n"
+        "from envprint.guard import GuardResult\n"
+        "print(callable(envprint.capture), callable(envprint.diff), callable(envprint.guard))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=host_env(), capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True True True"

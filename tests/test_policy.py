@@ -40,7 +40,6 @@ def outcomes(policy: Policy, *findings: Finding) -> list[str]:
 ULP3 = Magnitude(max_ulp=3, normwise=2e-7, fraction=0.1, outputs=("c",))
 ULP1132 = Magnitude(max_ulp=1132, normwise=6e-7, fraction=0.5, outputs=("c",))
 TIES = Magnitude(categorical=True, outputs=("argsort",))
-FTZ = Magnitude(changed_flags={"ftz": (False, True)}, categorical=True)
 
 
 def test_default_preset_decisions() -> None:

@@ -116,7 +116,7 @@ def _tensorflow(tf: Any) -> dict[str, Scalar]:
 
 def _tf_op_determinism() -> bool:
     # public only as a setter (tf.config.experimental.enable_op_determinism); the getter is internal
-    from tensorflow.python.framework import config  # noqa: PLC0415
+    from tensorflow.python.framework import config
 
     return bool(config.is_op_determinism_enabled())
 

@@ -1,0 +1,119 @@
+"""The probe shape and the registry every probe (built-in or user-defined) is run from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from envprint.model import Scalar
+
+__all__ = ["GROUPS", "OutputValue", "Probe", "Raw", "builtin", "register", "registry", "unregister"]
+
+#: the groups of the built-in probes, in the order the suite runs them
+GROUPS: tuple[str, ...] = (
+    "fpenv",
+    "blas",
+    "reductions",
+    "ufunc",
+    "libm",
+    "activations",
+    "sort",
+    "linalg",
+    "fft",
+    "text",
+    "locale",
+    "time",
+    "hash",
+    "rng",
+    "casts",
+    "tensorflow",
+    "torch",
+)
+
+#: one output of a probe run: an array or numpy scalar (float, complex, int or bool), a Python
+#: float or int, lines of text, or a table (label -> 1-d array, one dtype) whose rows are
+#: digested and sampled separately so a difference can be attributed to a row (e.g. a function)
+OutputValue: TypeAlias = (
+    "npt.NDArray[Any] | np.generic | float | int | tuple[str, ...] | Mapping[str, npt.NDArray[Any] | np.generic]"
+)
+
+
+@dataclass(frozen=True)
+class Raw:
+    """What one run of a probe computed: named outputs plus decoded categorical flags."""
+
+    outputs: Mapping[str, OutputValue]
+    flags: Mapping[str, Scalar] = field(default_factory=dict)
+    #: the outputs depend on a per-process random seed (str hashing), so no two processes agree
+    random_per_process: bool = False
+    #: outputs computed element by element (exp, log): no cancellation, ULPs count everywhere
+    elementwise: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A computation on fixed inputs whose exact result reveals how this host computes."""
+
+    name: str
+    group: str
+    #: one line: what a difference in this probe reveals
+    detects: str
+    run: Callable[[], Raw]
+    #: skipped once the suite's time budget is spent (cheap probes always run)
+    heavy: bool = False
+    #: definition version: results of different versions are never compared
+    version: int = 1
+    #: run only when this module is already imported (probes never import a framework themselves)
+    requires: str | None = None
+    #: run only when asked for (run_suite(xla=True)): too slow for every capture
+    opt_in: bool = False
+
+
+_REGISTRY: dict[str, Probe] = {}
+
+
+def register(probe: Probe, *, replace: bool = False) -> Probe:
+    """Returns `probe` after adding it to the registry; a taken name raises ValueError unless `replace`."""
+    if not replace and probe.name in _REGISTRY:
+        raise ValueError(f"a probe named {probe.name!r} is already registered")
+    _REGISTRY[probe.name] = probe
+    return probe
+
+
+def unregister(name: str) -> Probe:
+    """Returns the probe removed from the registry under `name` (KeyError if there is none)."""
+    return _REGISTRY.pop(name)
+
+
+def registry() -> tuple[Probe, ...]:
+    """Returns every registered probe in run order: by GROUPS, then other groups, each in registration order.
+
+    fpenv runs first on purpose: its fresh-thread check starts a thread, which is slow while
+    BLAS worker threads still spin after a product.
+    """
+    rank = {group: i for i, group in enumerate(GROUPS)}
+    return tuple(sorted(_REGISTRY.values(), key=lambda p: rank.get(p.group, len(GROUPS))))
+
+
+def builtin(
+    name: str,
+    group: str,
+    detects: str,
+    *,
+    heavy: bool = False,
+    version: int = 1,
+    requires: str | None = None,
+    opt_in: bool = False,
+) -> Callable[[Callable[[], Raw]], Probe]:
+    """Returns a decorator that registers a function as a built-in probe and replaces it by the Probe."""
+    if group not in GROUPS:
+        raise ValueError(f"built-in probe {name!r} has unknown group {group!r}")
+
+    def wrap(fn: Callable[[], Raw]) -> Probe:
+        return register(Probe(name, group, detects, fn, heavy, version, requires, opt_in))
+
+    return wrap

@@ -1,0 +1,162 @@
+"""Renderers of a diff report: golden outputs, the exhaustive format registry, and each format's contract."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envprint.codec import read
+from envprint.diff import DiffReport, Finding, Magnitude, Severity, diff
+from envprint.render import Format, render
+from envprint.render.json import DIFF_JSON_VERSION
+from scripts import regen_golden
+from scripts.regen_golden import FIXTURES, GOLDEN, SUFFIX
+
+EMPTY = DiffReport("a.fp", "b.fp", ())
+
+
+def serve_report() -> DiffReport:
+    return diff(
+        FIXTURES["train"](),
+        FIXTURES["serve"](),
+        a_label="train.fp",
+        b_label="serve.fp",
+        a_trust="verified",
+        b_trust="unsigned",
+    )
+
+
+def test_golden_files_are_up_to_date(capsys: pytest.CaptureFixture[str]) -> None:
+    status = regen_golden.main(["--check"])
+    assert status == 0, capsys.readouterr().out + "\nrun: .venv/bin/python scripts/regen_golden.py"
+
+
+def test_golden_fixtures_load_with_their_trust() -> None:
+    pub = GOLDEN / "golden-test.pub"
+    assert read(GOLDEN / "train.fp", trusted_keys=[str(pub)]).trust == "verified"
+    assert read(GOLDEN / "train.fp").trust == "unverified"
+    assert read(GOLDEN / "serve.fp").trust == "unsigned"
+    assert read(GOLDEN / "serve.fp").fingerprint == FIXTURES["serve"]()
+
+
+@pytest.mark.parametrize("pair", [p[0] for p in regen_golden.PAIRS])
+@pytest.mark.parametrize("fmt", list(Format))
+def test_rendering_the_fixture_files_matches_the_golden_output(pair: str, fmt: Format) -> None:
+    _, a, b = next(p for p in regen_golden.PAIRS if p[0] == pair)
+    la = read(GOLDEN / f"{a}.fp", trusted_keys=[str(GOLDEN / "golden-test.pub")] if a == "train" else None)
+    lb = read(GOLDEN / f"{b}.fp")
+    report = diff(
+        la.fingerprint, lb.fingerprint, a_label=f"{a}.fp", b_label=f"{b}.fp", a_trust=la.trust, b_trust=lb.trust
+    )
+    expected = (GOLDEN / f"{pair}.{SUFFIX[fmt]}").read_text(encoding="utf-8")
+    assert render(report, fmt, width=regen_golden.WIDTH) == expected
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_every_format_renders_every_report(fmt: Format) -> None:
+    """The Format enum is the registry: each member has a renderer (render() ends in assert_never)."""
+    for report in (EMPTY, serve_report()):
+        out = render(report, fmt)
+        assert out.endswith("\n") and report.verdict.split(":")[0] in out
+
+
+def test_format_enum_is_exactly_text_json_markdown() -> None:
+    assert [f.value for f in Format] == ["text", "json", "markdown"]
+    assert set(SUFFIX) == set(Format)
+
+
+# ---------------------------------------------------------------------------------------------- text
+
+
+def test_text_starts_with_the_verdict_then_labelled_inputs() -> None:
+    lines = render(serve_report(), Format.text).splitlines()
+    assert lines[0] == "DIFFERENT: 5 critical, 4 warning, 8 info"
+    assert lines[1].split() == ["a", "train.fp", "VERIFIED"]
+    assert lines[2].split() == ["b", "serve.fp", "UNSIGNED"]
+
+
+def test_text_groups_by_severity_critical_first_and_collapses_info() -> None:
+    text = render(serve_report(), Format.text)
+    assert text.index("CRITICAL (5)") < text.index("WARNING (4)") < text.index("INFO (8)")
+    info = text[text.index("INFO (8)") :].splitlines()[1:]
+    assert len(info) == 8 and all(line.startswith("  · ") for line in info)
+
+
+def test_text_is_plain_unless_color_is_asked_for() -> None:
+    assert "\x1b[" not in render(serve_report(), Format.text)
+    assert "\x1b[" in render(serve_report(), Format.text, color=True)
+
+
+def test_text_wraps_to_the_width() -> None:
+    assert max(len(line) for line in render(serve_report(), Format.text, width=72).splitlines()) <= 72
+
+
+@pytest.mark.parametrize("trust", ["verified", "unverified", "unsigned", "live"])
+def test_every_format_labels_trust(trust: str) -> None:
+    report = DiffReport("a.fp", "b.fp", (), a_trust=trust, b_trust=trust)
+    for fmt in (Format.text, Format.markdown):
+        assert render(report, fmt).count(trust.upper()) == 2
+    doc = json.loads(render(report, Format.json))
+    assert doc["a"]["trust"] == doc["b"]["trust"] == trust
+
+
+# ---------------------------------------------------------------------------------------------- json
+
+
+def _no_nan(text: str) -> Any:
+    def reject(constant: str) -> None:
+        raise AssertionError(f"JSON holds {constant}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def test_json_document_has_the_documented_shape() -> None:
+    doc = _no_nan(render(serve_report(), Format.json))
+    assert list(doc) == ["format", "version", "a", "b", "verdict", "equivalent", "worst", "counts", "findings"]
+    assert (doc["format"], doc["version"], doc["worst"]) == ("envprint-diff", DIFF_JSON_VERSION, "critical")
+    assert doc["counts"] == {"info": 8, "warning": 4, "critical": 5}
+    keys = ["kind", "path", "severity", "identity", "title", "old", "new", "magnitude", "cause", "why", "remedy"]
+    assert all(list(f) == keys for f in doc["findings"])
+    gemm = next(f for f in doc["findings"] if f["path"] == "probes.blas_gemm_f32")
+    assert set(gemm["magnitude"]) == {"max_ulp", "normwise", "fraction", "changed_flags", "outputs", "categorical"}
+
+
+def test_json_never_holds_nan_or_infinity() -> None:
+    odd = Finding(
+        "custom.differs", "custom.x", Severity.info, math.nan, math.inf, "x", magnitude=Magnitude(normwise=math.inf)
+    )
+    doc = _no_nan(render(DiffReport("a", "b", (odd,)), Format.json))
+    (f,) = doc["findings"]
+    assert (f["old"], f["new"], f["magnitude"]["normwise"]) == ("nan", "inf", None)
+
+
+# ------------------------------------------------------------------------------------------ markdown
+
+
+def test_markdown_tables_serious_findings_and_folds_info() -> None:
+    md = render(serve_report(), Format.markdown)
+    assert md.startswith("### envprint diff: DIFFERENT: 5 critical, 4 warning, 8 info\n")
+    rows = [line for line in md.splitlines() if line.startswith("| **")]
+    assert len(rows) == 9 and rows[0].startswith("| **critical**") and rows[-1].startswith("| **warning**")
+    assert "<details><summary>8 info findings</summary>" in md
+
+
+def test_markdown_escapes_cells() -> None:
+    f = Finding("custom.differs", "custom.x", Severity.warning, "a|b", "<script>", "x | <b>y</b>\nz")
+    md = render(DiffReport("a", "b", (f,)), Format.markdown)
+    row = next(line for line in md.splitlines() if line.startswith("| **warning**"))
+    assert "x \\| &lt;b&gt;y&lt;/b&gt; z" in row and "<b>" not in md
+
+
+def test_equivalent_report_has_no_table() -> None:
+    md = render(EMPTY, Format.markdown)
+    assert "EQUIVALENT: no differences" in md and "|---" not in md
+
+
+def test_golden_dir_holds_only_what_regen_writes() -> None:
+    written = {p.name for p in regen_golden.expected_files() if p.parent == GOLDEN}
+    assert {p.name for p in Path(GOLDEN).iterdir()} == written
