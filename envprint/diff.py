@@ -449,7 +449,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("blas.libraries.*.version", "blas.version", _WARN, "BLAS {0} version"),
     _Rule("blas.libraries.*", "blas.library", _blas_library, "BLAS library {0}"),
     # determinism (variables and framework fields are classified by name, see _classify)
-    _Rule("determinism.hash_randomization", "determinism.hash_seed", _CRIT, "hash randomization"),
+    _Rule("determinism.hash_randomization", "determinism.hash_randomization", _CRIT, "hash randomization"),
     _Rule("determinism.seeds.*", "determinism.seed", _WARN, "{0} seed", none="unseeded"),
     _Rule("determinism.frameworks.*", "framework.imported", _INFO, "framework {0}", none="not imported"),
     # env, locale, time

@@ -319,6 +319,15 @@ _ENTRIES = (
         "{set_old} in the serving image, as in training.",
     ),
     Explanation(
+        "determinism.hash_randomization",
+        "Hash randomization differs",
+        "With PYTHONHASHSEED unset (or 'random') each process hashes str, bytes, tuples and dates with a new "
+        "seed, so set iteration order — and vocabularies or category ids built from sets — changes from "
+        "run to run; with a fixed seed it is reproducible.",
+        "Set PYTHONHASHSEED in the serving image to the value training used (see the PYTHONHASHSEED "
+        "finding); hash randomization {old} in training, {new} here.",
+    ),
+    Explanation(
         "determinism.kernel",
         "Kernel or ISA selection variable differs",
         "Variables like OPENBLAS_CORETYPE, MKL_CBWR, NPY_DISABLE_CPU_FEATURES, TF_ENABLE_ONEDNN_OPTS "

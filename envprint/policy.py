@@ -94,10 +94,7 @@ class Rule:
 
     def describe(self) -> str:
         """Returns the rule as written in a policy file, e.g. ``exact = "determinism.variables.*"``."""
-        data = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k != "parts"}
-        if self.same_release is not None:
-            data["parts"] = self.parts
-        return ", ".join(f"{k} = {v!r}" for k, v in data.items())
+        return ", ".join(f"{k} = {v!r}" for k, v in _rule_data(self).items())
 
 
 @dataclass(frozen=True)
@@ -134,15 +131,27 @@ class Policy:
         """Returns the policy as plain data (the TOML table's shape), to embed in a fingerprint."""
         return {
             "name": self.name,
+            "extends": "none",  # self-contained: every rule is listed
             "fail_on": self.fail_on.name,
             "identity_exact": self.identity_exact,
             "allow_unsigned": self.allow_unsigned,
-            "rules": [{k: v for k, v in dataclasses.asdict(r).items() if v is not None} for r in self.rules],
+            "rules": [_rule_data(r) for r in self.rules],
             "waivers": [
-                {k: (v.isoformat() if isinstance(v, datetime.date) else v) for k, v in dataclasses.asdict(w).items()}
+                {
+                    k: (v.isoformat() if isinstance(v, datetime.date) else v)
+                    for k, v in dataclasses.asdict(w).items()
+                    if v is not None
+                }
                 for w in self.waivers
             ],
         }
+
+
+def _rule_data(rule: Rule) -> dict[str, Any]:
+    data = {k: v for k, v in dataclasses.asdict(rule).items() if v is not None and k != "parts"}
+    if rule.same_release is not None:
+        data["parts"] = rule.parts
+    return data
 
 
 @dataclass(frozen=True)
@@ -424,6 +433,8 @@ _DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(probe="*", max_ulp=DEFAULT_MAX_ULP),
 )
 
+_NOTHING = Policy(name="none")
+
 PRESETS: dict[str, Policy] = {
     "strict": Policy(name="strict", rules=(), fail_on=Severity.info, identity_exact=True),
     "default": Policy(name="default", rules=_DEFAULT_RULES, fail_on=Severity.critical),
@@ -488,9 +499,11 @@ def from_data(data: Mapping[str, Any], *, source: str, text: str | None = None, 
         if key not in _POLICY_KEYS and key != "identity_exact":
             raise locate.error(key, None, f"unknown key {key!r} (known: {', '.join(sorted(_POLICY_KEYS))})")
     base_name = data.get("extends", "default")
-    if base_name not in PRESETS:
-        raise locate.error("extends", None, f"extends = {base_name!r}: not a preset ({', '.join(PRESETS)})")
-    base = PRESETS[base_name]
+    if base_name != "none" and base_name not in PRESETS:
+        raise locate.error(
+            "extends", None, f"extends = {base_name!r}: not a preset ({', '.join(PRESETS)}) or \"none\""
+        )
+    base = _NOTHING if base_name == "none" else PRESETS[base_name]
     fail_on = base.fail_on
     if "fail_on" in data:
         if data["fail_on"] not in _SEVERITIES:
@@ -519,7 +532,8 @@ def from_data(data: Mapping[str, Any], *, source: str, text: str | None = None, 
 
 def _list(data: Mapping[str, Any], key: str, locate: _Locator) -> Sequence[Any]:
     value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+    # a list in TOML; a tuple when the policy comes back from a fingerprint
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, Mapping) for v in value):
         raise locate.error(key, None, f"{key} must be an array of tables ([[{locate.prefix}.{key}]])")
     return value
 

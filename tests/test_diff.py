@@ -196,6 +196,8 @@ PAIRS: list[Pair] = [
     ("blas.library", "blas.libraries.torch/mkl", Severity.critical, T, lambda: _blas_added("torch/mkl")),
     ("determinism.hash_seed", "determinism.variables.PYTHONHASHSEED", Severity.critical, T,
      lambda: with_variable(T(), "PYTHONHASHSEED", "1")),
+    ("determinism.hash_randomization", "determinism.hash_randomization", Severity.critical, T,
+     lambda: edit(T(), "determinism", hash_randomization=not T().determinism.hash_randomization)),  # type: ignore[union-attr]
     ("determinism.kernel", "determinism.variables.OPENBLAS_CORETYPE", Severity.warning,
      lambda: with_variable(T(), "OPENBLAS_CORETYPE", None), lambda: with_variable(T(), "OPENBLAS_CORETYPE", "Zen")),
     ("determinism.precision", "determinism.variables.NVIDIA_TF32_OVERRIDE", Severity.critical,

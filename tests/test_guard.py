@@ -135,9 +135,7 @@ def test_numpy_simd_level_removed_is_refused(model: Path, keys: tuple[Path, Path
     assert "determinism.variables.NPY_DISABLE_CPU_FEATURES" in out["violations"]
 
 
-def test_fast_math_library_loaded_in_serving_is_refused(
-    model: Path, keys: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_fast_math_library_loaded_in_serving_is_refused(model: Path, keys: tuple[Path, Path], tmp_path: Path) -> None:
     if shutil.which("gcc") is None:
         pytest.skip("no C compiler to build a -ffast-math library")
     src = tmp_path / "fm.c"
@@ -164,12 +162,12 @@ def test_waiver_passes_until_it_expires(model: Path, keys: tuple[Path, Path], tm
     def policy(expires: datetime.date) -> str:
         path = tmp_path / f"policy-{expires}.toml"
         path.write_text(
-            "[policy]\n[[policy.waivers]]\npath = \"determinism.variables.OPENBLAS_NUM_THREADS\"\n"
-            "kind = \"*\"\nreason = \"INC-7: serving pinned to 1 thread\"\n"
+            '[policy]\n[[policy.waivers]]\npath = "determinism.variables.OPENBLAS_NUM_THREADS"\n'
+            'kind = "*"\nreason = "INC-7: serving pinned to 1 thread"\n'
             f"expires = {expires.isoformat()}\n"
-            "[[policy.waivers]]\npath = \"blas.libraries.*\"\nreason = \"INC-7\"\n"
+            '[[policy.waivers]]\npath = "blas.libraries.*"\nreason = "INC-7"\n'
             f"expires = {expires.isoformat()}\n"
-            "[[policy.waivers]]\npath = \"probes.*\"\nreason = \"INC-7\"\n"
+            '[[policy.waivers]]\npath = "probes.*"\nreason = "INC-7"\n'
             f"expires = {expires.isoformat()}\n"
         )
         return str(path)
@@ -183,9 +181,7 @@ def test_waiver_passes_until_it_expires(model: Path, keys: tuple[Path, Path], tm
     assert any("waiver expired" in n for n in expired["notes"])
 
 
-def test_lenient_passes_ulp_level_differences_and_strict_refuses_them(
-    tmp_path: Path, keys: tuple[Path, Path]
-) -> None:
+def test_lenient_passes_ulp_level_differences_and_strict_refuses_them(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     model = _train(tmp_path / "model", keys[0], OPENBLAS_NUM_THREADS="2")
     lenient = serve(model, keys, policy="lenient", env={"OPENBLAS_NUM_THREADS": "1"})
     assert lenient["status"] == "pass", lenient
@@ -194,9 +190,7 @@ def test_lenient_passes_ulp_level_differences_and_strict_refuses_them(
     assert any(v.startswith("probes.blas") for v in strict["violations"])
 
 
-def test_policy_signed_into_the_fingerprint_is_tightened_not_loosened(
-    tmp_path: Path, keys: tuple[Path, Path]
-) -> None:
+def test_policy_signed_into_the_fingerprint_is_tightened_not_loosened(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     model = _train(tmp_path / "model", keys[0], "--policy", "strict", OPENBLAS_NUM_THREADS="2")
     out = serve(model, keys, policy="lenient", env={"OPENBLAS_NUM_THREADS": "1"})
     assert out["status"] == "EnvironmentMismatch"  # the signed strict policy still applies
@@ -218,19 +212,30 @@ def test_emergency_override_warns_loudly_and_starts(model: Path, keys: tuple[Pat
 # ----------------------------------------------------------------------- trust failures (in-process)
 
 
+@pytest.fixture(scope="module")
+def inproc_model(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path]) -> Path:
+    """Returns a model whose signed fingerprint was captured in this (the serving) process."""
+    model = _model(tmp_path_factory.mktemp("inproc") / "model")
+    envprint.capture(artifact=model).save(model / "envprint.fp", key=keys[0])
+    return model
+
+
 def test_unsigned_fingerprint_is_refused_unless_the_policy_allows_it(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     model = _model(tmp_path / "model")
-    assert run_envprint(["capture", "-q", "--no-probes", "--artifact", str(model)]).returncode == 0
+    envprint.capture(probes=False, artifact=model).save(model / "envprint.fp")
     with pytest.raises(envprint.SignatureError, match="unsigned"):
         guard(model, trusted_keys=[keys[1]], probes=False)
     with pytest.raises(envprint.SignatureError, match="no trusted keys given"):
         guard(model, probes=False)
     allow = tmp_path / "dev.toml"
-    allow.write_text('[policy]\nallow_unsigned = true\n')
+    allow.write_text("[policy]\nallow_unsigned = true\n")
     assert guard(model, policy=allow, probes=False).trust == "unsigned"
 
 
-def test_wrong_key_tampered_file_and_missing_fingerprint(tmp_path: Path, model: Path, keys: tuple[Path, Path]) -> None:
+def test_wrong_key_tampered_file_and_missing_fingerprint(
+    tmp_path: Path, inproc_model: Path, keys: tuple[Path, Path]
+) -> None:
+    model = inproc_model
     _, other_pub = signing.generate_keypair(tmp_path / "other")
     with pytest.raises(envprint.SignatureError):
         guard(model, trusted_keys=[other_pub], probes=False)
@@ -247,7 +252,10 @@ def test_wrong_key_tampered_file_and_missing_fingerprint(tmp_path: Path, model: 
         guard(copy, trusted_keys=[keys[1]], probes=False)
 
 
-def test_changed_artifact_is_refused_with_a_file_report(tmp_path: Path, model: Path, keys: tuple[Path, Path]) -> None:
+def test_changed_artifact_is_refused_with_a_file_report(
+    tmp_path: Path, inproc_model: Path, keys: tuple[Path, Path]
+) -> None:
+    model = inproc_model
     copy = tmp_path / "copy"
     shutil.copytree(model, copy)
     weights = np.load(copy / "weights.npy")
@@ -263,14 +271,18 @@ def test_changed_artifact_is_refused_with_a_file_report(tmp_path: Path, model: P
         guard(other, trusted_keys=[keys[1]], probes=False)
 
 
-def test_sixteen_threads_get_consistent_results(model: Path, keys: tuple[Path, Path]) -> None:
+def test_sixteen_threads_get_consistent_results(inproc_model: Path, keys: tuple[Path, Path]) -> None:
+    model = inproc_model
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         results = list(pool.map(lambda _: guard(model, trusted_keys=[keys[1]], verify_artifact=False), range(16)))
     assert {r.passed for r in results} == {True}
     assert len({tuple(sorted(d.finding.path for d in r.result.decisions)) for r in results}) == 1
 
 
-def test_pass_logs_one_concise_line(model: Path, keys: tuple[Path, Path], caplog: pytest.LogCaptureFixture) -> None:
+def test_pass_logs_one_concise_line(
+    inproc_model: Path, keys: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    model = inproc_model
     with caplog.at_level(logging.INFO, logger="envprint"):
         result = guard(model, trusted_keys=[keys[1]], probes=False)
     lines = [r.getMessage() for r in caplog.records if r.name == "envprint"]

@@ -218,3 +218,12 @@ def test_malformed_policy_files_name_the_problem(tmp_path: Path, text: str, mess
 def test_unknown_policy_name_is_a_policy_error() -> None:
     with pytest.raises(PolicyError, match="unknown policy 'paranoid'"):
         resolve_policy("paranoid")
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_policy_data_round_trips_exactly(name: str) -> None:
+    from envprint.policy import from_data
+
+    policy = Policy("custom", (Rule(package="numpy", version="~=2.4"), *PRESETS[name].rules),
+                    (Waiver("r", TODAY, path="x.*"),), PRESETS[name].fail_on, PRESETS[name].identity_exact)  # fmt: skip
+    assert from_data(policy.to_data(), source="<data>") == policy
