@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from envprint._version import __version__
 from envprint.collect import blas, cpu, determinism, env, gpu, locale_time, memory, packages, platform, python
 from envprint.errors import CaptureError, UsageError
-from envprint.model import SCHEMA_VERSION, Fingerprint, Meta, Scalar, Unavailable
+from envprint.model import SCHEMA_VERSION, Fingerprint, Meta, ProbeResult, Scalar, Unavailable
 
 __all__ = ["capture", "unavailable_paths"]
 
@@ -87,7 +87,10 @@ def capture(
         # user transform probes (envprint.probe) are recorded whenever some are registered: registering
         # one is the request; `probe_groups` selects among the built-in groups only
         if parity is not None and isinstance(probe_results, dict):
-            probe_results.update(_timed(timings, "parity", parity.record))
+            recorded = _timed(timings, "parity", parity.record)
+            if isinstance(recorded, Unavailable):  # a bug, not a user failure: those are recorded per probe
+                recorded = {"parity": ProbeResult("parity", "failed", "", {}, {}, False, reason=recorded.reason)}
+            probe_results.update(recorded)
     manifest = None
     if artifact is not None:
         from envprint.artifact import manifest as build_manifest

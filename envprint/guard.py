@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,11 @@ __all__ = ["OVERRIDE_ENV", "GuardResult", "guard"]
 OVERRIDE_ENV = "ENVPRINT_GUARD"
 
 logger = logging.getLogger("envprint")
+
+# Live captures in one process run one at a time: the probes are CPU-bound and share the BLAS thread
+# pool, so concurrent runs would only slow each other past the probe budget (skipping heavy probes
+# at random) and measure contention instead of the environment.
+_CAPTURE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -151,14 +157,15 @@ def guard(
         artifact_path = None
 
     groups = _probe_groups(train.probes) if probes else None
-    live = capture(probes=bool(groups), probe_groups=groups, nvml=nvml, label="serving (guard)")
-    if probes:
-        from envprint import parity
+    with _CAPTURE_LOCK:
+        live = capture(probes=bool(groups), probe_groups=groups, nvml=nvml, label="serving (guard)")
+        if probes:
+            from envprint import parity
 
-        # re-run the user transform probes training recorded that this process registers
-        fresh = parity.rerun(train)
-        if fresh and not isinstance(live.probes, Unavailable):
-            live = live.replace(probes={**live.probes, **fresh})
+            # re-run the user transform probes training recorded that this process registers
+            fresh = parity.rerun(train)
+            if fresh and not isinstance(live.probes, Unavailable):
+                live = live.replace(probes={**live.probes, **fresh})
     report = diff(
         train.replace(artifact=None),
         live.replace(artifact=None),

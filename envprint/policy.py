@@ -35,7 +35,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import fnmatch
+import os
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -445,7 +447,7 @@ PRESETS: dict[str, Policy] = {
 # ------------------------------------------------------------------------------------------ loading
 
 
-def resolve_policy(policy: str | Path | Policy | Mapping[str, Any] | None) -> Policy:
+def resolve_policy(policy: str | os.PathLike[str] | Policy | Mapping[str, Any] | None) -> Policy:
     """Returns a `Policy` from a preset name, a TOML file path, plain data, or a Policy (None = default)."""
     if policy is None:
         return PRESETS["default"]
@@ -469,9 +471,9 @@ def load_policy(path: str | Path) -> Policy:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise PolicyError(f"{p}: cannot read policy file ({e.strerror or e})") from None
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    else:  # Python 3.10: the backport
         import tomli as tomllib
     try:
         doc = tomllib.loads(text)
@@ -500,9 +502,7 @@ def from_data(data: Mapping[str, Any], *, source: str, text: str | None = None, 
             raise locate.error(key, None, f"unknown key {key!r} (known: {', '.join(sorted(_POLICY_KEYS))})")
     base_name = data.get("extends", "default")
     if base_name != "none" and base_name not in PRESETS:
-        raise locate.error(
-            "extends", None, f"extends = {base_name!r}: not a preset ({', '.join(PRESETS)}) or \"none\""
-        )
+        raise locate.error("extends", None, f'extends = {base_name!r}: not a preset ({", ".join(PRESETS)}) or "none"')
     base = _NOTHING if base_name == "none" else PRESETS[base_name]
     fail_on = base.fail_on
     if "fail_on" in data:

@@ -87,8 +87,8 @@ def synthetic_site(directory: Path, target: int) -> int:
                 text = (src / f).read_bytes()
                 if f == "METADATA":
                     lines = text.split(b"\n")
-                    lines = [b"Name: " + name.encode() if l.startswith(b"Name:") else l for l in lines]
-                    lines = [b"Version: 1.%d.0" % i if l.startswith(b"Version:") else l for l in lines]
+                    lines = [b"Name: " + name.encode() if ln.startswith(b"Name:") else ln for ln in lines]
+                    lines = [b"Version: 1.%d.0" % i if ln.startswith(b"Version:") else ln for ln in lines]
                     text = b"\n".join(lines)
                 (dst / f).write_bytes(text)
     return len(real) + need

@@ -118,10 +118,15 @@ def test_arbitrary_bytes_only_raise_envprint_errors(tmp_path_factory: pytest.Tem
         codec.load(path)
 
 
+_LEAVES = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=8) | st.binary(max_size=8)
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=8) | st.binary(max_size=8),
-                    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4),
-                    max_leaves=20))  # fmt: skip
+@given(
+    st.recursive(
+        _LEAVES, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4), max_leaves=20
+    )
+)
 def test_arbitrary_payload_structures_only_raise_envprint_errors(payload: object) -> None:
     env = codec.Envelope(codec.payload_type_for(1), msgpack.packb(payload, use_bin_type=True))
     with pytest.raises(FingerprintFormatError):
