@@ -42,6 +42,7 @@ def capture(
     nvml: Any = None,
     capture_mode: str = "in-process",
     policy: Any = None,
+    artifact_progress: Callable[[int, int], None] | None = None,
 ) -> Fingerprint:
     """Returns the fingerprint of the environment of the calling process.
 
@@ -52,6 +53,7 @@ def capture(
     could not be measured raises `CaptureError` instead of being recorded as Unavailable.
     `policy` (a preset name, a TOML file, or a `Policy`) is embedded in the fingerprint as the policy
     serving must satisfy; signed with the rest, a serving-side policy can only tighten it.
+    `artifact_progress(done, total)` is called as the artifact's bytes are hashed.
     `nvml` replaces the pynvml module (tests; see `envprint.testing.FakeNVML`).
     """
     embedded_policy = None
@@ -96,7 +98,7 @@ def capture(
         from envprint.artifact import manifest as build_manifest
 
         start = time.perf_counter()
-        manifest = build_manifest(artifact)
+        manifest = build_manifest(artifact, progress=artifact_progress)
         timings["artifact"] = time.perf_counter() - start
     meta = Meta(
         schema_version=SCHEMA_VERSION,

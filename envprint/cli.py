@@ -146,19 +146,23 @@ def capture(
         from envprint import parity
 
         parity.discover(probes_from)
-    fp = run_capture(
-        probes=not no_probes,
-        probe_groups=_groups(probes),
-        probe_budget_s=probe_budget,
-        xla=xla,
-        imports=import_ or (),
-        label=label,
-        artifact=artifact,
-        strict=strict,
-        tags=_parse_tags(tag or []),
-        capture_mode="subprocess",
-        policy=policy,
-    )
+    from envprint.artifact import rich_progress
+
+    with rich_progress(description="hashing artifact") as progress:
+        fp = run_capture(
+            probes=not no_probes,
+            probe_groups=_groups(probes),
+            probe_budget_s=probe_budget,
+            xla=xla,
+            imports=import_ or (),
+            label=label,
+            artifact=artifact,
+            strict=strict,
+            tags=_parse_tags(tag or []),
+            capture_mode="subprocess",
+            policy=policy,
+            artifact_progress=progress,
+        )
     if output is None:
         if artifact is not None:
             from envprint.artifact import default_fp_path

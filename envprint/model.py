@@ -16,10 +16,19 @@ line up field by field. Instances are immutable; treat the mappings inside them 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeVar
+
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+else:  # Python 3.10: the decorator only informs type checkers
+
+    def dataclass_transform(**_: Any) -> Any:
+        return lambda f: f
+
 
 if TYPE_CHECKING:
     from envprint.signing import PrivateKeyLike
@@ -68,7 +77,7 @@ class Unavailable:
 Scalar: TypeAlias = str | int | float | bool | Unavailable | None
 
 
-def descriptive(default: Any = dataclasses.MISSING) -> Any:
+def descriptive(*, default: Any = dataclasses.MISSING) -> Any:
     """Returns a dataclass field marked descriptive: shown, never an identity difference."""
     if default is dataclasses.MISSING:
         return field(metadata={"descriptive": True})
@@ -83,11 +92,81 @@ def is_descriptive(cls: type, name: str) -> bool:
     raise KeyError(f"{cls.__name__} has no field {name!r}")
 
 
+class _Record:
+    """__init__, equality, hashing, repr and immutability shared by the model's classes.
+
+    The model classes are dataclasses for their fields (`dataclasses.fields`, `replace`, `asdict`
+    work) but their methods are written once here instead of generated and compiled per class by
+    `dataclass`: the model is imported by every envprint process, and per-class code generation
+    cost ~25 ms of that import.
+    """
+
+    __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        fields = self.__dataclass_fields__
+        names = list(fields)
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__}() takes {len(names)} arguments, got {len(args)}")
+        values = dict(zip(names[: len(args)], args, strict=True))
+        for key, value in kwargs.items():
+            if key not in fields:
+                raise TypeError(f"{type(self).__name__}() got an unexpected argument {key!r}")
+            if key in values:
+                raise TypeError(f"{type(self).__name__}() got multiple values for argument {key!r}")
+            values[key] = value
+        for name in names:
+            if name in values:
+                value = values[name]
+            else:
+                f = fields[name]
+                if f.default is not dataclasses.MISSING:
+                    value = f.default
+                elif f.default_factory is not dataclasses.MISSING:
+                    value = f.default_factory()
+                else:
+                    raise TypeError(f"{type(self).__name__}() missing required argument {name!r}")
+            object.__setattr__(self, name, value)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__dataclass_fields__)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, _Record)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, self._values()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__dataclass_fields__)
+        return f"{self.__class__.__qualname__}({fields})"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+_T = TypeVar("_T", bound=type)
+
+
+@dataclass_transform(frozen_default=True, eq_default=True, field_specifiers=(field, descriptive))
+def _record(cls: _T) -> _T:
+    """Returns `cls` made a frozen model class: dataclass fields, `_Record`'s shared methods."""
+    dataclass(init=False, eq=False, repr=False)(cls)  # adds the fields in place (no slots: same class)
+    return cls
+
+
 # --------------------------------------------------------------------------------------------- meta
 
 
-@dataclass(frozen=True)
-class Meta:
+@_record
+class Meta(_Record):
     """Who wrote the fingerprint, when and how. Everything here but the schema version is descriptive."""
 
     schema_version: int
@@ -106,8 +185,8 @@ class Meta:
 # ------------------------------------------------------------------------------------------- python
 
 
-@dataclass(frozen=True)
-class PythonInfo:
+@_record
+class PythonInfo(_Record):
     """The interpreter: what runs the model's Python code."""
 
     version: str  # "3.11.7"
@@ -128,8 +207,8 @@ class PythonInfo:
 # ----------------------------------------------------------------------------------------- packages
 
 
-@dataclass(frozen=True)
-class Package:
+@_record
+class Package(_Record):
     """One installed distribution, keyed in `Fingerprint.packages` by its normalised name."""
 
     version: str | Unavailable
@@ -138,14 +217,14 @@ class Package:
     wheel_tags: tuple[str, ...]  # from WHEEL, e.g. ("cp311-cp311-manylinux_2_17_x86_64",)
     #: why the metadata could not be read; None for a healthy distribution
     unreadable: str | None = None
-    location: str = descriptive("")
+    location: str = descriptive(default="")
 
 
 # ----------------------------------------------------------------------------------------- platform
 
 
-@dataclass(frozen=True)
-class PlatformInfo:
+@_record
+class PlatformInfo(_Record):
     """Operating system, kernel and C library."""
 
     system: str  # "Linux"
@@ -156,17 +235,17 @@ class PlatformInfo:
     os_id: str | Unavailable  # os-release ID, e.g. "debian"
     os_version: str | Unavailable  # os-release VERSION_ID
     os_name: str | Unavailable = descriptive()  # PRETTY_NAME
-    kernel_build: str = descriptive("")
+    kernel_build: str = descriptive(default="")
     #: container runtime hints ("docker", "kubernetes", "podman", "lxc"); empty outside a container
-    container: tuple[str, ...] = descriptive(())
-    cgroup_version: int | Unavailable = descriptive(Unavailable("not measured"))
+    container: tuple[str, ...] = descriptive(default=())
+    cgroup_version: int | Unavailable = descriptive(default=Unavailable("not measured"))
 
 
 # ---------------------------------------------------------------------------------------------- cpu
 
 
-@dataclass(frozen=True)
-class NumpySimd:
+@_record
+class NumpySimd(_Record):
     """numpy's runtime SIMD dispatch: what it was built for and what it found on this CPU."""
 
     baseline: tuple[str, ...]
@@ -175,8 +254,8 @@ class NumpySimd:
     not_found: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class CpuInfo:
+@_record
+class CpuInfo(_Record):
     """The processor as the numeric libraries see it."""
 
     machine: str
@@ -200,8 +279,8 @@ class CpuInfo:
 # ------------------------------------------------------------------------------------------- memory
 
 
-@dataclass(frozen=True)
-class MemoryInfo:
+@_record
+class MemoryInfo(_Record):
     """Memory sizes: descriptive (they do not change numbers) but useful when reading a report."""
 
     total_bytes: int | Unavailable = descriptive()
@@ -212,8 +291,8 @@ class MemoryInfo:
 # ---------------------------------------------------------------------------------------------- gpu
 
 
-@dataclass(frozen=True)
-class GpuDevice:
+@_record
+class GpuDevice(_Record):
     """One GPU, or one MIG instance of it, as NVML reports it."""
 
     name: str | Unavailable
@@ -227,8 +306,8 @@ class GpuDevice:
     pci_bus_id: str | Unavailable = descriptive()
 
 
-@dataclass(frozen=True)
-class GpuInfo:
+@_record
+class GpuInfo(_Record):
     """NVIDIA GPUs and driver. The whole section is `Unavailable` without NVML, driver or devices."""
 
     driver_version: str | Unavailable
@@ -240,8 +319,8 @@ class GpuInfo:
 # --------------------------------------------------------------------------------------------- blas
 
 
-@dataclass(frozen=True)
-class BlasLibrary:
+@_record
+class BlasLibrary(_Record):
     """One native BLAS or OpenMP library loaded in the process (threadpoolctl's view)."""
 
     user_api: str  # "blas" or "openmp"
@@ -251,12 +330,12 @@ class BlasLibrary:
     architecture: str | Unavailable | None  # the kernel OpenBLAS selected, e.g. "Haswell", "SkylakeX"
     threading_layer: str | Unavailable | None  # "pthreads", "openmp", "intel"
     num_threads: int | Unavailable
-    prefix: str = descriptive("")
-    filepath: str = descriptive("")
+    prefix: str = descriptive(default="")
+    filepath: str = descriptive(default="")
 
 
-@dataclass(frozen=True)
-class BlasInfo:
+@_record
+class BlasInfo(_Record):
     """Every BLAS/OpenMP library loaded, keyed "owner/internal_api" (e.g. "numpy/openblas")."""
 
     libraries: Mapping[str, BlasLibrary]
@@ -265,8 +344,8 @@ class BlasInfo:
 # -------------------------------------------------------------------------------------- determinism
 
 
-@dataclass(frozen=True)
-class DeterminismInfo:
+@_record
+class DeterminismInfo(_Record):
     """Determinism flags, thread settings, seeds and the state of already-imported frameworks."""
 
     #: the allow-listed numerics variables; None records "unset" (which is itself a setting)
@@ -283,8 +362,8 @@ class DeterminismInfo:
 # ------------------------------------------------------------------------------------- locale, time
 
 
-@dataclass(frozen=True)
-class LocaleTimeInfo:
+@_record
+class LocaleTimeInfo(_Record):
     """Time zone, tzdata and locale: they move hour-of-day features, parsing and collation."""
 
     tz_env: str | None  # the TZ variable as set
@@ -298,15 +377,15 @@ class LocaleTimeInfo:
     preferred_encoding: str
     filesystem_encoding: str
     utf8_mode: bool
-    zoneinfo_tzpath: tuple[str, ...] = descriptive(())
-    utc_offset_seconds: int = descriptive(0)  # offset at capture time (moves with DST)
+    zoneinfo_tzpath: tuple[str, ...] = descriptive(default=())
+    utc_offset_seconds: int = descriptive(default=0)  # offset at capture time (moves with DST)
 
 
 # ------------------------------------------------------------------------------------------- probes
 
 
-@dataclass(frozen=True)
-class ProbeOutput:
+@_record
+class ProbeOutput(_Record):
     """One named output of a probe: enough to measure how far another host's output is from it.
 
     Float outputs carry `samples` (float.hex of values at fixed, evenly spaced indices) so diff can
@@ -332,8 +411,8 @@ class ProbeOutput:
     elementwise: bool = False
 
 
-@dataclass(frozen=True)
-class ProbeResult:
+@_record
+class ProbeResult(_Record):
     """The bits of one probe: digests, samples and decoded flags."""
 
     group: str
@@ -346,14 +425,14 @@ class ProbeResult:
     random_per_process: bool = False
     version: int = 1  # definition version of the probe; results of different versions do not compare
     reason: str | None = None  # why skipped or failed
-    seconds: float = descriptive(0.0)
+    seconds: float = descriptive(default=0.0)
 
 
 # ----------------------------------------------------------------------------------------- artifact
 
 
-@dataclass(frozen=True)
-class ArtifactFile:
+@_record
+class ArtifactFile(_Record):
     """One regular file of a model directory (or the single model file)."""
 
     path: str  # POSIX, relative to the artifact root
@@ -361,8 +440,8 @@ class ArtifactFile:
     sha256: str
 
 
-@dataclass(frozen=True)
-class ArtifactManifest:
+@_record
+class ArtifactManifest(_Record):
     """The model files the fingerprint is bound to."""
 
     name: str  # basename of the file or directory
@@ -376,8 +455,8 @@ class ArtifactManifest:
 # -------------------------------------------------------------------------------------- fingerprint
 
 
-@dataclass(frozen=True)
-class Fingerprint:
+@_record
+class Fingerprint(_Record):
     """Everything about an environment that can change a model's numbers."""
 
     meta: Meta

@@ -64,3 +64,15 @@ def test_bad_tag_is_a_usage_error() -> None:
     proc = run_envprint(["capture", "--no-probes", "--tag", "novalue", "-o", "/dev/null"])
     assert proc.returncode == 2
     assert "KEY=VALUE" in proc.stderr
+
+
+def test_trusted_keys_variable_takes_several_paths(tmp_path: Path) -> None:
+    from envprint import signing
+
+    old_key, old_pub = signing.generate_keypair(tmp_path / "old")
+    _, new_pub = signing.generate_keypair(tmp_path / "new")
+    fp = tmp_path / "a.fp"
+    assert run_envprint(["capture", "-q", "--no-probes", "-o", str(fp), "--key", str(old_key)]).returncode == 0
+    both = host_env(ENVPRINT_TRUSTED_KEYS=f"{new_pub}:{old_pub}")
+    assert run_envprint(["verify", str(fp)], env=both).returncode == 0
+    assert run_envprint(["verify", str(fp)], env=host_env(ENVPRINT_TRUSTED_KEYS=str(new_pub))).returncode == 3
