@@ -418,7 +418,22 @@ def diff_(
         typer.Option(
             "--key",
             envvar="ENVPRINT_TRUSTED_KEYS",
-            help="Trusted public key or keyring (repeatable); both files must verify, else exit 3.",
+            help="Trusted public key or keyring (repeatable); signed files must verify, else exit 3.",
+        ),
+    ] = None,
+    require_signed: Annotated[
+        bool,
+        typer.Option(
+            "--require-signed",
+            envvar="ENVPRINT_REQUIRE_SIGNED",
+            help="With --key: an unsigned file is untrusted too (exit 3) instead of being labelled UNSIGNED.",
+        ),
+    ] = False,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ENVPRINT_POLICY",
+            help="Judge the differences by this policy (preset or TOML file): exit 1 only on violations.",
         ),
     ] = None,
     fail_on: Annotated[
@@ -439,9 +454,20 @@ def diff_(
     from envprint.diff import Severity
     from envprint.render import render
 
-    report = _diff_report(a, b, key)
+    report, serving = _diff_report(a, b, key, require_signed=require_signed)
     color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     text = render(report, format, width=shutil.get_terminal_size((100, 24)).columns, color=color)
+    status = report.exit_status(Severity[fail_on.value])
+    if policy is not None:
+        from envprint.policy import evaluate, resolve_policy
+        from envprint.render.policy import policy_text
+
+        result = evaluate(resolve_policy(policy), report, serving)
+        status = result.exit_code
+        if format is DiffFormat.json:
+            text = _with_policy_json(text, result)
+        else:
+            text = f"{text.rstrip()}\n\n{policy_text(result, markdown=format is DiffFormat.markdown)}\n"
     if output is None:
         sys.stdout.write(text)
     else:
@@ -449,17 +475,30 @@ def diff_(
 
         atomic_write(output, text.encode())
         _stderr().print(f"wrote {output}: {report.verdict}")
-    raise typer.Exit(report.exit_status(Severity[fail_on.value]))
+    raise typer.Exit(status)
 
 
-def _diff_report(a: Path, b: Path, keys: list[Path] | None) -> Any:
-    """Returns the DiffReport of two fingerprint files, each verified first when keys are given."""
+def _diff_report(a: Path, b: Path, keys: list[Path] | None, *, require_signed: bool = False) -> Any:
+    """Returns (DiffReport, fingerprint b) of two files; signed ones are verified first when keys are given."""
     from envprint.codec import read
     from envprint.diff import diff
 
     trusted = [str(k) for k in keys] if keys else None
-    la, lb = read(a, trusted_keys=trusted), read(b, trusted_keys=trusted)
-    return diff(la.fingerprint, lb.fingerprint, a_label=str(a), b_label=str(b), a_trust=la.trust, b_trust=lb.trust)
+    la = read(a, trusted_keys=trusted, require_signature=require_signed)
+    lb = read(b, trusted_keys=trusted, require_signature=require_signed)
+    report = diff(la.fingerprint, lb.fingerprint, a_label=str(a), b_label=str(b), a_trust=la.trust, b_trust=lb.trust)
+    return report, lb.fingerprint
+
+
+def _with_policy_json(text: str, result: Any) -> str:
+    """Returns the JSON diff document with the policy's decisions added under "policy"."""
+    import json
+
+    from envprint.render.policy import policy_data
+
+    doc = json.loads(text)
+    doc["policy"] = policy_data(result)
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 # ---------------------------------------------------------------------- parity, shadow (issue 7)

@@ -210,20 +210,23 @@ def read_envelope(path: str | Path) -> Envelope:
     return Envelope.decode(data, source=str(p))
 
 
-def read(path: str | Path, *, trusted_keys: TrustedKeysLike | None = None) -> Loaded:
+def read(path: str | Path, *, trusted_keys: TrustedKeysLike | None = None, require_signature: bool = True) -> Loaded:
     """Returns the fingerprint at `path` with its trust state, verifying first when keys are given.
 
-    With `trusted_keys`, an unsigned file or one no trusted key verifies raises `SignatureError`
-    before the payload is decoded.
+    With `trusted_keys`, a file no trusted key verifies raises `SignatureError` before the payload is
+    decoded; so does an unsigned file, unless ``require_signature=False`` (then it is read and
+    labelled UNSIGNED — for comparing, never for trusting).
     """
     envelope = read_envelope(path)
-    return _loaded(envelope, Path(path), trusted_keys)
+    return _loaded(envelope, Path(path), trusted_keys, require_signature=require_signature)
 
 
-def _loaded(envelope: Envelope, path: Path | None, trusted_keys: TrustedKeysLike | None) -> Loaded:
+def _loaded(
+    envelope: Envelope, path: Path | None, trusted_keys: TrustedKeysLike | None, *, require_signature: bool = True
+) -> Loaded:
     source = str(path) if path else "input"
     keyids: tuple[str, ...] = ()
-    if trusted_keys is not None:
+    if trusted_keys is not None and (envelope.signatures or require_signature):
         from envprint.signing import verify_envelope
 
         keyids = verify_envelope(envelope, trusted_keys, source=source)

@@ -418,7 +418,6 @@ _DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(exact="determinism.frameworks.*.cuda_version"),
     Rule(exact="determinism.frameworks.*.cudnn_version"),
     Rule(exact="determinism.variables.*"),
-    Rule(exact="determinism.seeds.*"),
     Rule(exact="determinism.hash_randomization"),
     Rule(exact="determinism.frameworks.*"),
     Rule(exact="blas.libraries.*.architecture"),

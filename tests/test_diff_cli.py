@@ -229,9 +229,25 @@ def test_wrong_key_exits_3(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert status == 3 and out == "" and "error:" in err
 
 
-def test_unsigned_input_with_keys_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = run_main(capsys, "diff", "--key", str(PUB), str(TRAIN), str(SERVE))
+def test_unsigned_input_with_keys_is_labelled_unless_signatures_are_required(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, _ = run_main(capsys, "diff", "-f", "json", "--key", str(PUB), str(TRAIN), str(SERVE))
+    doc = json.loads(out)
+    assert status == 1 and (doc["a"]["trust"], doc["b"]["trust"]) == ("verified", "unsigned")
+    status, out, _ = run_main(capsys, "diff", "--require-signed", "--key", str(PUB), str(TRAIN), str(SERVE))
     assert status == 3 and out == ""
+
+
+def test_policy_decides_the_exit_status(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, out, _ = run_main(capsys, "diff", "--policy", "default", str(TRAIN), str(SERVE))
+    assert status == 1 and "POLICY REFUSED: policy default:" in out
+    everything = tmp_path / "waive.toml"
+    everything.write_text('[policy]\n[[policy.waivers]]\npath = "*"\nreason = "test"\nexpires = 2999-01-01\n')
+    status, out, _ = run_main(capsys, "diff", "--policy", str(everything), "-f", "json", str(TRAIN), str(SERVE))
+    doc = json.loads(out)
+    assert status == 0 and doc["policy"]["passed"] is True and doc["policy"]["counts"]["violations"] == 0
+    assert doc["policy"]["counts"]["waived"] >= 1
 
 
 def test_malformed_and_missing_inputs_exit_2_without_traceback(tmp_path: Path) -> None:

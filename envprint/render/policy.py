@@ -37,6 +37,30 @@ def _decision_lines(mark: str, d: Decision) -> list[str]:
     return lines
 
 
+def policy_text(result: PolicyResult, *, markdown: bool = False) -> str:
+    """Returns the policy section appended to `envprint diff --policy`: summary line, then violations."""
+    verdict = "PASS" if result.passed else "REFUSED"
+    body = violations_text(result)
+    if markdown:
+        return f"**Policy {verdict}** — {result.summary()}\n\n```\n{body or 'no violations'}\n```"
+    return f"POLICY {verdict}: {result.summary()}" + (f"\n{body}" if body else "")
+
+
+def policy_data(result: PolicyResult) -> dict[str, object]:
+    """Returns the policy decisions as plain data (the "policy" key of `envprint diff --policy -f json`)."""
+    return {
+        "name": result.policy,
+        "passed": result.passed,
+        "counts": {
+            "violations": len(result.violations),
+            "waived": len(result.waived),
+            "allowed": len(result.allowed),
+            "informational": len(result.informational),
+        },
+        "decisions": [_decision_data(d) for d in result.decisions],
+    }
+
+
 def guard_json(result: GuardResult) -> str:
     """Returns the JSON document `envprint check --format json` prints (schema in docs/serving.md)."""
     import json
@@ -52,13 +76,7 @@ def guard_json(result: GuardResult) -> str:
         "keyids": list(result.keyids),
         "policy": result.policy,
         "seconds": round(result.seconds, 4),
-        "counts": {
-            "violations": len(result.violations),
-            "waived": len(result.waived),
-            "allowed": len(result.allowed),
-            "informational": len(result.informational),
-        },
-        "decisions": [_decision_data(d) for d in result.result.decisions],
+        **{k: v for k, v in policy_data(result.result).items() if k in ("counts", "decisions")},
     }
     return json.dumps(doc, indent=2, ensure_ascii=False, default=str)
 
