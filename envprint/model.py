@@ -202,6 +202,8 @@ class PythonInfo(_Record):
     executable: str = descriptive()
     prefix: str = descriptive()
     in_virtualenv: bool = descriptive()
+    #: the site-packages directory; packages installed there record location "" (keeps the file small)
+    purelib: str = descriptive(default="")
 
 
 # ----------------------------------------------------------------------------------------- packages
@@ -217,6 +219,7 @@ class Package(_Record):
     wheel_tags: tuple[str, ...]  # from WHEEL, e.g. ("cp311-cp311-manylinux_2_17_x86_64",)
     #: why the metadata could not be read; None for a healthy distribution
     unreadable: str | None = None
+    #: the sys.path entry it was found in; "" for the interpreter's site-packages (python.purelib)
     location: str = descriptive(default="")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import sysconfig
 from collections.abc import Iterable
 
 from envprint.model import Package, Unavailable
@@ -31,6 +32,7 @@ def collect(paths: Iterable[str] | None = None) -> dict[str, Package]:
     The first distribution of a name on the path wins, as for `importlib.metadata`.
     """
     found: dict[str, Package] = {}
+    purelib = os.path.normpath(sysconfig.get_path("purelib"))
     for entry in sys.path if paths is None else paths:
         directory = entry or "."
         try:
@@ -38,7 +40,7 @@ def collect(paths: Iterable[str] | None = None) -> dict[str, Package]:
                 names = sorted(e.name for e in it if e.name.endswith((".dist-info", ".egg-info")))
         except OSError:
             continue
-        location = redact_path(entry)
+        location = "" if os.path.normpath(directory) == purelib else redact_path(entry)
         for meta_name in names:
             key, pkg = _read_distribution(f"{directory}/{meta_name}", meta_name, location)
             found.setdefault(key, pkg)

@@ -29,4 +29,5 @@ def collect() -> PythonInfo:
         executable=redact_path(sys.executable),
         prefix=redact_path(sys.prefix),
         in_virtualenv=sys.prefix != sys.base_prefix,
+        purelib=redact_path(sysconfig.get_path("purelib")),
     )

@@ -10,22 +10,13 @@ seed or an error state, and never raises for a probe that fails. See docs/probes
 
 from __future__ import annotations
 
-from envprint.probes import blas as _blas  # noqa: F401
-from envprint.probes import elementwise as _elementwise  # noqa: F401
+from typing import TYPE_CHECKING, Any
 
-# the built-in probes register on import; the suite runs them in the order of GROUPS
-from envprint.probes import fpenv as _fpenv  # noqa: F401
-from envprint.probes import linalg as _linalg  # noqa: F401
-from envprint.probes import localtime as _localtime  # noqa: F401
-from envprint.probes import ordering as _ordering  # noqa: F401
-from envprint.probes import reductions as _reductions  # noqa: F401
-from envprint.probes import rng as _rng  # noqa: F401
-from envprint.probes import tensorflow_ops as _tensorflow_ops  # noqa: F401
-from envprint.probes import text as _text  # noqa: F401
-from envprint.probes import torch_ops as _torch_ops  # noqa: F401
 from envprint.probes._base import GROUPS, OutputValue, Probe, Raw, register, registry, unregister
 from envprint.probes.compare import OutputComparison, ProbeComparison, compare, ulp_distance
-from envprint.probes.suite import run_suite
+
+if TYPE_CHECKING:
+    from envprint.probes.suite import run_suite
 
 __all__ = [
     "GROUPS",
@@ -41,3 +32,12 @@ __all__ = [
     "ulp_distance",
     "unregister",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # the suite (and numpy with it) loads on first use: comparing results needs neither
+    if name == "run_suite":
+        from envprint.probes.suite import run_suite
+
+        return run_suite
+    raise AttributeError(f"module 'envprint.probes' has no attribute {name!r}")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from envprint.model import Scalar
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["GROUPS", "OutputValue", "Probe", "Raw", "builtin", "register", "registry", "unregister"]
 
@@ -78,6 +79,8 @@ _REGISTRY: dict[str, Probe] = {}
 
 def register(probe: Probe, *, replace: bool = False) -> Probe:
     """Returns `probe` after adding it to the registry; a taken name raises ValueError unless `replace`."""
+    if probe.group not in GROUPS:  # a user probe must not take a built-in's name (built-ins load
+        _load_builtins()  # themselves through here, so they must not trigger the load again)
     if not replace and probe.name in _REGISTRY:
         raise ValueError(f"a probe named {probe.name!r} is already registered")
     _REGISTRY[probe.name] = probe
@@ -95,8 +98,30 @@ def registry() -> tuple[Probe, ...]:
     fpenv runs first on purpose: its fresh-thread check starts a thread, which is slow while
     BLAS worker threads still spin after a product.
     """
+    _load_builtins()
     rank = {group: i for i, group in enumerate(GROUPS)}
     return tuple(sorted(_REGISTRY.values(), key=lambda p: rank.get(p.group, len(GROUPS))))
+
+
+_BUILTIN_MODULES = (
+    "fpenv", "blas", "reductions", "elementwise", "ordering", "linalg", "text", "localtime", "rng",
+    "tensorflow_ops", "torch_ops",
+)  # fmt: skip
+_builtins_loaded = False
+
+
+def _load_builtins() -> None:
+    """Imports the built-in probe modules (they register on import) the first time they are needed.
+
+    Deferred so that comparing probe results (`envprint diff`) never pays for numpy and the probes.
+    """
+    global _builtins_loaded
+    if not _builtins_loaded:
+        import importlib
+
+        for module in _BUILTIN_MODULES:
+            importlib.import_module(f"envprint.probes.{module}")
+        _builtins_loaded = True
 
 
 def builtin(

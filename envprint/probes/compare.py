@@ -21,10 +21,9 @@ only, or a dtype or shape change.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from envprint.model import ProbeOutput, ProbeResult, Scalar, Unavailable
 
@@ -35,6 +34,8 @@ NON_CANCELLING = 1e-3
 
 _UNIT = {"float16": "float16", "float32": "float32", "float64": "float64"}
 _UNIT.update(complex64="float32", complex128="float64")
+#: float dtype -> (struct float code, struct unsigned code, bits)
+_BITS = {"float16": ("<e", "<H", 16), "float32": ("<f", "<I", 32), "float64": ("<d", "<Q", 64)}
 _ABSENT = Unavailable("absent")
 
 
@@ -94,11 +95,14 @@ def ulp_distance(a: float, b: float, dtype: str) -> int:
 
 
 def _ordered(x: float, dtype: str) -> int:
-    dt = np.dtype(_UNIT[dtype])
-    nbits = dt.itemsize * 8
-    bits = int(np.array(x, dtype=dt).view(f"<u{dt.itemsize}"))
+    # struct, not numpy: diff compares probes without importing numpy (CLI start-up cost)
+    float_code, int_code, nbits = _BITS[_UNIT[dtype]]
+    try:
+        (bits,) = struct.unpack(int_code, struct.pack(float_code, x))
+    except OverflowError:  # beyond the dtype's range: the nearest infinity, as a numpy cast gives
+        (bits,) = struct.unpack(int_code, struct.pack(float_code, math.copysign(math.inf, x)))
     magnitude = bits & ((1 << (nbits - 1)) - 1)
-    return -magnitude if bits >> (nbits - 1) else magnitude
+    return int(-magnitude if bits >> (nbits - 1) else magnitude)
 
 
 def compare(a: ProbeResult, b: ProbeResult) -> ProbeComparison:
@@ -187,7 +191,7 @@ def _compare_floats(
 ) -> OutputComparison:
     reason = None if a.dtype == b.dtype else f"dtype {a.dtype} -> {b.dtype}"
     # values are compared in the coarser dtype, so float64 vs float32 counts float32 ULPs
-    unit = min(_UNIT[a.dtype], _UNIT[b.dtype], key=lambda d: np.dtype(d).itemsize)
+    unit = min(_UNIT[a.dtype], _UNIT[b.dtype], key=lambda d: _BITS[d][2])
     elementwise = a.elementwise and b.elementwise
     whole = max(_hex(a.max_abs), _hex(b.max_abs))
     # a table's rows have their own scales (exp next to power): each row is measured against
