@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import fnmatch
+import functools
 import os
 import re
 import sys
@@ -389,14 +390,28 @@ def _normalise(name: str) -> str:
 
 def _match(glob: str, path: str) -> bool:
     """Returns whether `glob` names `path` or an ancestor of it (``packages.numpy`` matches its fields)."""
+    return _compiled(glob).match(path) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(glob: str) -> re.Pattern[str]:
+    """Returns a regex for `glob` (fnmatch syntax, ``@numerics`` expanded) that also matches descendants."""
     if "@numerics" in glob:
         from envprint.diff import NUMERICS_PACKAGES
 
-        return any(_match(glob.replace("@numerics", name), path) for name in NUMERICS_PACKAGES)
-    if fnmatch.fnmatchcase(path, glob):
-        return True
-    parts = path.split(".")
-    return any(fnmatch.fnmatchcase(".".join(parts[:i]), glob) for i in range(1, len(parts)))
+        head, _, tail = glob.partition("@numerics")
+        names = "|".join(_body(name) for name in NUMERICS_PACKAGES)
+        body = f"{_body(head)}(?:{names}){_body(tail)}"
+    else:
+        body = _body(glob)
+    # a glob naming a field also names every field below it: "packages.numpy" matches "packages.numpy.version"
+    return re.compile(rf"(?s:{body})(?:\..*)?\Z")
+
+
+def _body(glob: str) -> str:
+    """Returns fnmatch's translation of `glob` without its anchors, to splice into a larger regex."""
+    translated = fnmatch.translate(glob)  # "(?s:BODY)\\Z"
+    return translated[4:-3] if translated.startswith("(?s:") and translated.endswith(")\\Z") else translated
 
 
 # ------------------------------------------------------------------------------------------ presets

@@ -163,3 +163,14 @@ def test_replace_keeps_everything_else(local_fingerprint: envprint.Fingerprint) 
     changed = local_fingerprint.replace(custom={"run": "42"})
     assert changed.custom == {"run": "42"}
     assert dataclasses.replace(changed, custom=local_fingerprint.custom) == local_fingerprint
+
+
+def test_deeply_nested_untyped_data_is_a_format_error_not_a_crash(local_fingerprint: envprint.Fingerprint) -> None:
+    data = local_fingerprint.to_data()
+    nested: object = "leaf"
+    for _ in range(500):  # msgpack accepts it; the schema's untyped fields must still refuse it cleanly
+        nested = [nested]
+    data["policy"] = {"deep": nested}  # the policy is the one untyped (plain data) field
+    env = codec.Envelope(codec.payload_type_for(1), msgpack.packb(data, use_bin_type=True))
+    with pytest.raises(FingerprintFormatError, match=r"policy\.deep.*nested more than 32 levels"):
+        codec.decode_fingerprint(env)

@@ -19,6 +19,9 @@ from envprint.privacy import redact_path
 
 _NORMALISE = re.compile(r"[-_.]+")
 _HEADER_LIMIT = 64 * 1024
+_META_SUFFIXES = (".dist-info", ".egg-info")
+# Name and Version appear once each in a valid header block
+_HEADER = re.compile(rb"^(Name|Version)[ \t]*:[ \t]*([^\r\n]*)", re.MULTILINE | re.IGNORECASE)
 
 
 def normalise(name: str) -> str:
@@ -36,8 +39,7 @@ def collect(paths: Iterable[str] | None = None) -> dict[str, Package]:
     for entry in sys.path if paths is None else paths:
         directory = entry or "."
         try:
-            with os.scandir(directory) as it:
-                names = sorted(e.name for e in it if e.name.endswith((".dist-info", ".egg-info")))
+            names = sorted(n for n in os.listdir(directory) if n.endswith(_META_SUFFIXES))
         except OSError:
             continue
         location = "" if os.path.normpath(directory) == purelib else redact_path(entry)
@@ -109,17 +111,12 @@ def _read_headers(path: str) -> dict[str, str]:
     if b"\n\n" not in data and len(data) == 4096:
         data = _read_bytes(path, _HEADER_LIMIT)  # a long header block (many classifiers)
     end = data.find(b"\n\n")
-    text = (data if end < 0 else data[:end]).decode("utf-8")
-    headers: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        k = key.strip().lower()
-        if sep and k in ("name", "version") and k not in headers:
-            headers[k] = value.strip()
-            if len(headers) == 2:
-                break
-    if not headers and text.strip() and ":" not in text.splitlines()[0]:
-        raise ValueError("not an RFC 822 metadata header")
+    block = data if end < 0 else data[:end]
+    headers = {m.group(1).lower().decode(): m.group(2).strip().decode("utf-8") for m in _HEADER.finditer(block)}
+    if not headers:
+        text = block.decode("utf-8")  # undecodable bytes raise here: the metadata is unreadable
+        if text.strip() and ":" not in text.splitlines()[0]:
+            raise ValueError("not an RFC 822 metadata header")
     return headers
 
 
