@@ -18,15 +18,11 @@ parts load on first use.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from envprint._version import __version__
-
-# Bound eagerly, not lazily: these functions share their names with their submodules, and the first
-# import of a submodule would otherwise rebind `envprint.capture` (etc.) to the module. These modules
-# import only the standard library and envprint.model at import time.
-from envprint.capture import capture
-from envprint.diff import diff
 from envprint.errors import (
     ArtifactMismatchError,
     CaptureError,
@@ -38,13 +34,15 @@ from envprint.errors import (
     UnsupportedSchemaError,
     UsageError,
 )
-from envprint.guard import guard
-from envprint.model import Fingerprint, Unavailable
-from envprint.seeding import seed_everything
 
 if TYPE_CHECKING:
+    from envprint.capture import capture
     from envprint.codec import load
+    from envprint.diff import diff
+    from envprint.guard import guard
+    from envprint.model import Fingerprint, Unavailable
     from envprint.parity import probe
+    from envprint.seeding import seed_everything
 
 __all__ = [
     "ArtifactMismatchError",
@@ -69,9 +67,17 @@ __all__ = [
 
 # public name -> module that defines it; imported on first access to keep `import envprint` light
 _LAZY = {
+    "Fingerprint": "envprint.model",
+    "Unavailable": "envprint.model",
+    "capture": "envprint.capture",
+    "diff": "envprint.diff",
+    "guard": "envprint.guard",
     "load": "envprint.codec",
     "probe": "envprint.parity",
+    "seed_everything": "envprint.seeding",
 }
+# functions named like the submodule that defines them: importing the submodule must not rebind them
+_SHADOWED = frozenset({"capture", "diff", "guard"})
 
 
 def __getattr__(name: str) -> Any:
@@ -81,3 +87,20 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+class _Package(types.ModuleType):
+    """The envprint package object: keeps `envprint.capture` (and diff, guard) the public functions.
+
+    Importing the submodule `envprint.capture` makes the import system set the package attribute
+    `capture` to the module, hiding the function of the same name; that one assignment is ignored
+    (`sys.modules` still holds the submodule, so `from envprint.capture import ...` works).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

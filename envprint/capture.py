@@ -10,7 +10,6 @@ import datetime
 import importlib
 import importlib.util
 import os
-import socket
 import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -106,7 +105,7 @@ def capture(
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         label=label,
         capture_mode=capture_mode,
-        hostname=socket.gethostname(),
+        hostname=_hostname(),
         pid=os.getpid(),
         tags=dict(tags or {}),
         timings={k: round(v, 6) for k, v in timings.items()},
@@ -135,6 +134,12 @@ def capture(
             listed = "\n".join(f"  {p}: {r}" for p, r in missing[:50])
             raise CaptureError(f"{len(missing)} value(s) could not be measured (strict capture):\n{listed}")
     return fp
+
+
+def _hostname() -> str:
+    import socket  # here, not at module level: socket costs ~3 ms of every envprint import
+
+    return socket.gethostname()
 
 
 def _timed(timings: dict[str, float], name: str, fn: Callable[[], T]) -> T | Unavailable:

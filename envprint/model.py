@@ -19,7 +19,6 @@ import dataclasses
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeVar
 
 if sys.version_info >= (3, 11):
@@ -31,6 +30,8 @@ else:  # Python 3.10: the decorator only informs type checkers
 
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from envprint.signing import PrivateKeyLike
 
 __all__ = [
