@@ -2,8 +2,10 @@
 
 Plain data is what msgpack and JSON can hold: dicts with str keys, lists, str, int, float, bool,
 None, bytes. `Unavailable(reason)` is written as the one-key map ``{"$unavailable": reason}``.
-Decoding follows the schema, not the data, so its depth is bounded whatever the input holds, and
-any mismatch raises `SchemaMismatch` naming the path of the offending value.
+Decoding follows the schema, not the data: untyped values are refused past a fixed depth, and the
+one self-referencing type (GPU MIG devices) is bounded by Python's recursion limit, which
+`Fingerprint.from_data` reports as a format error. Any mismatch raises `SchemaMismatch` naming the
+path of the offending value.
 """
 
 from __future__ import annotations

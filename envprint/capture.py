@@ -20,6 +20,7 @@ from envprint._version import __version__
 from envprint.collect import blas, cpu, determinism, env, gpu, locale_time, memory, packages, platform, python
 from envprint.errors import CaptureError, UsageError
 from envprint.model import SCHEMA_VERSION, Fingerprint, Meta, ProbeResult, Scalar, Unavailable
+from envprint.privacy import redact_path
 
 __all__ = ["capture", "unavailable_paths"]
 
@@ -148,7 +149,7 @@ def _timed(timings: dict[str, float], name: str, fn: Callable[[], T]) -> T | Una
     try:
         return fn()
     except Exception as e:  # a collector must never break capture: record why instead
-        return Unavailable(f"collector {name} failed: {type(e).__name__}: {e}")
+        return Unavailable(redact_path(f"collector {name} failed: {type(e).__name__}: {e}"))
     finally:
         timings[name] = time.perf_counter() - start
 

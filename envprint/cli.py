@@ -8,6 +8,7 @@ reads an ``ENVPRINT_*`` environment variable. Errors are caught in one place, `m
 from __future__ import annotations
 
 import enum
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -283,13 +284,28 @@ def verify(
             help="Model file or directory to check [default: the one the .fp sits in or beside].",
         ),
     ] = None,
+    signature_only: Annotated[
+        bool,
+        typer.Option(
+            "--signature-only",
+            envvar="ENVPRINT_SIGNATURE_ONLY",
+            help="Check only the signature, not the model files (say so explicitly: it proves less).",
+        ),
+    ] = False,
 ) -> None:
     """Verify a fingerprint's signature with trusted keys, then its model files; exit 3 when untrusted."""
     from envprint.artifact import rich_progress, verify_file
+    from envprint.errors import ArtifactMismatchError
 
     with rich_progress(description="verifying artifact") as progress:
         result = verify_file(file, [str(k) for k in key], artifact=artifact, progress=progress)
     sys.stdout.write(result.summary() + "\n")
+    if result.manifest is not None and result.artifact_path is None and not signature_only:
+        # a bound fingerprint whose model was not found: the signature alone does not vouch for a model
+        raise ArtifactMismatchError(
+            f"{file}: bound to artifact {result.manifest.name!r}, which is not beside the fingerprint",
+            hint="pass --artifact PATH to check the model files, or --signature-only to check the signature alone",
+        )
 
 
 @app.command(name="export")
@@ -345,8 +361,13 @@ def check(
         typer.Option("--key", envvar="ENVPRINT_TRUSTED_KEYS", help="Trusted public key or keyring (repeatable)."),
     ] = None,
     policy: Annotated[
-        str, typer.Option(envvar="ENVPRINT_POLICY", help="Preset (strict, default, lenient) or policy TOML file.")
-    ] = "default",
+        str | None,
+        typer.Option(
+            envvar="ENVPRINT_POLICY",
+            help="Serving policy (strict, default, lenient or a TOML file); it tightens the policy signed into "
+            "the fingerprint [default: the signed policy, else default].",
+        ),
+    ] = None,
     no_probes: Annotated[
         bool, typer.Option("--no-probes", envvar="ENVPRINT_NO_PROBES", help="Do not re-run the probes.")
     ] = False,
@@ -676,7 +697,7 @@ def fleet_group(
         loaded, unreadable = read_files(files, trusted_keys=trusted, progress=bar)
     if unreadable and not skip_unreadable:
         for u in unreadable:
-            _stderr().print(f"[bold red]error:[/] {_escape(u.error)}")
+            _stderr().print(_error_line(u.error))
         _stderr().print(
             f"{len(unreadable)} of {len(files)} fingerprint file(s) could not be read or verified: "
             "fix or remove them, or pass --skip-unreadable to group the rest"
@@ -739,6 +760,8 @@ def fleet_spark(
     finally:
         if started:
             spark.stop()
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"-o {output}: exists and is not a directory")
     output.mkdir(parents=True, exist_ok=True)
     for fp in fps:
         executor_id = fp.meta.tags.get("executor_id", "")
@@ -776,11 +799,27 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="envprint")
     except EnvprintError as e:
-        _stderr().print(f"[bold red]error:[/] {_escape(e.diagnostics())}")
+        _stderr().print(_error_line(e.diagnostics()))
         sys.exit(e.exit_code)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:  # a bug: say so, and never exit 1 ("different") on a crash
+        if os.environ.get("ENVPRINT_DEBUG"):
+            raise
+        _stderr().print(
+            _error_line(
+                f"internal error: {type(e).__name__}: {e}\n  hint: this is a bug in envprint; rerun with "
+                "ENVPRINT_DEBUG=1 for the traceback and report it"
+            )
+        )
+        sys.exit(INTERNAL_ERROR)
 
 
-def _escape(text: str) -> str:
-    from rich.markup import escape
+#: exit status of an unexpected internal error (not 1, which means "differences found")
+INTERNAL_ERROR = 70
 
-    return escape(text)
+
+def _error_line(text: str) -> Any:
+    from rich.text import Text
+
+    return Text.assemble(("error:", "bold red"), " ", text)

@@ -194,18 +194,19 @@ def decode_fingerprint(envelope: Envelope, *, source: str = "input") -> Fingerpr
 
 def read_envelope(path: str | Path) -> Envelope:
     """Returns the envelope of the `.fp` file at `path`."""
+    from envprint._files import read_regular
+
     p = Path(path)
     try:
-        with p.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise UsageError(
-            f"{p}: no such file", hint="capture one with `envprint capture -o FILE` or check the path"
-        ) from None
-    except IsADirectoryError:
-        raise UsageError(f"{p}: is a directory, not a fingerprint file") from None
-    except OSError as e:
-        raise UsageError(f"{p}: cannot read ({e.strerror or e})") from None
+        data = read_regular(p, MAX_FILE_BYTES, "fingerprint")
+    except UsageError as e:
+        if "no such" in e.message:
+            raise UsageError(
+                f"{p}: no such file", hint="capture one with `envprint capture -o FILE` or check the path"
+            ) from None
+        if "too large" in e.message:
+            raise FingerprintFormatError(e.message) from None
+        raise
     return Envelope.decode(data, source=str(p))
 
 

@@ -1155,7 +1155,8 @@ def diff(
     explained = []
     for f in raw:
         why, remedy = explain(f)
-        explained.append(dataclasses.replace(f, why=why, remedy=remedy))
+        identity = f.identity and f.kind not in _CONTEXT_KINDS
+        explained.append(dataclasses.replace(f, why=why, remedy=remedy, identity=identity))
     findings = _attribute(explained, ctx)
     findings.sort(key=lambda f: (-f.severity, _SECTION_ORDER.get(f.path.split(".", 1)[0], 99), f.path))
     return DiffReport(a_label, b_label, tuple(findings), a_trust, b_trust)
@@ -1172,7 +1173,9 @@ _SPECIAL: dict[str, Callable[[list[Finding], _Context, Any, Any], None]] = {
 # ----------------------------------------------------------------------------------------- identity
 
 #: top-level fields that describe the fingerprint rather than the environment
-_NOT_IDENTITY = frozenset({"meta", "custom", "policy"})
+_NOT_IDENTITY = frozenset({"meta", "custom", "policy", "imported"})
+#: kinds reported for context only: never identity (imported modules: see Fingerprint.imported)
+_CONTEXT_KINDS = frozenset({"module.imported"})
 
 
 def identity_projection(fp: Fingerprint) -> dict[str, Any]:

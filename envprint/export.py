@@ -22,6 +22,7 @@ import base64
 import binascii
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -233,16 +234,19 @@ def to_requirements(fp: Fingerprint) -> str:
     lines = _requirements_header(fp)
     for name in sorted(fp.packages):
         pkg = fp.packages[name]
+        if not _PEP508_NAME.fullmatch(name):
+            lines.append(f"# {_comment(name)}  # not a valid distribution name: left out")
+            continue
         if pkg.unreadable is not None or isinstance(pkg.version, Unavailable):
             reason = pkg.unreadable or (pkg.version.reason if isinstance(pkg.version, Unavailable) else "")
             shown = f"=={pkg.version}" if isinstance(pkg.version, str) else ""
-            lines.append(f"# {name}{shown}  # unreadable metadata: {reason}")
+            lines.append(_comment(f"# {name}{shown}  # unreadable metadata: {reason}"))
             continue
         pin = f"{name}=={pkg.version}"
         try:
             version = Version(pkg.version)
         except InvalidVersion:
-            lines.append(f"# {pin}  # not a PEP 440 version: pip cannot pin it")
+            lines.append(_comment(f"# {pin}  # not a PEP 440 version: pip cannot pin it"))
             continue
         if name in _INSTALLER_TOOLS:
             lines.append(f"# {pin}  # the installer itself: upgrade it first with python -m pip install {pin}")
@@ -253,6 +257,16 @@ def to_requirements(fp: Fingerprint) -> str:
         else:
             lines.append(pin)
     return "\n".join(lines) + "\n"
+
+
+# PEP 508 distribution names; anything else in a fingerprint (a newline, "-r file", "--index-url")
+# would become a pip option line in the requirements file
+_PEP508_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+
+
+def _comment(text: str) -> str:
+    """Returns `text` on one line with control characters replaced: it stays inside its comment."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _requirements_header(fp: Fingerprint) -> list[str]:
@@ -277,7 +291,7 @@ def _requirements_header(fp: Fingerprint) -> list[str]:
         "# (add --no-deps to install exactly these pins and nothing they would resolve to)",
         "",
     ]
-    return lines
+    return [_comment(line) for line in lines]  # captured strings must not break out of their comments
 
 
 def _from_source_tree(pkg: Package) -> bool:

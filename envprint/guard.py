@@ -94,7 +94,7 @@ class GuardResult:
 def guard(
     artifact_or_fp: str | os.PathLike[str],
     *,
-    policy: str | os.PathLike[str] | Policy | Mapping[str, Any] | None = "default",
+    policy: str | os.PathLike[str] | Policy | Mapping[str, Any] | None = None,
     trusted_keys: TrustedKeysLike | None = None,
     on_mismatch: Literal["raise", "warn"] = "raise",
     probes: bool = True,
@@ -102,6 +102,10 @@ def guard(
     nvml: Any = None,
 ) -> GuardResult:
     """Returns the result of checking this process's environment against the model's fingerprint.
+
+    `policy` is the serving side's own policy (a preset, a TOML file, a `Policy`); it tightens the
+    policy signed into the fingerprint. None applies the signed policy alone, or the `default`
+    preset when the fingerprint carries none.
 
     Raises `EnvironmentMismatch` (carrying the diff report) when the policy refuses, unless
     ``on_mismatch="warn"`` or ENVPRINT_GUARD=warn; `SignatureError` when no trusted key verifies the
@@ -118,17 +122,20 @@ def guard(
     if on_mismatch not in ("raise", "warn"):
         raise UsageError(f"on_mismatch must be 'raise' or 'warn', not {on_mismatch!r}")
     start = time.perf_counter()
-    local = resolve_policy(policy)
+    local = resolve_policy(policy) if policy is not None else None
+    allow_unsigned = local is not None and local.allow_unsigned
     fp_path = artifacts.find_fingerprint(artifact_or_fp)
     envelope = read_envelope(fp_path)
     keyids: tuple[str, ...] = ()
-    if trusted_keys is not None:
+    if not envelope.signatures and allow_unsigned:
+        trust = "unsigned"  # the local policy admits unsigned fingerprints (development)
+    elif trusted_keys is not None:
         from envprint.signing import verify_envelope
 
         keyids = verify_envelope(envelope, trusted_keys, source=str(fp_path))
         trust = "verified"
-    elif local.allow_unsigned:
-        trust = "unverified" if envelope.signatures else "unsigned"
+    elif allow_unsigned:
+        trust = "unverified"
     else:
         raise SignatureError(
             f"{fp_path}: no trusted keys given, so the fingerprint cannot be verified; the guard refuses",

@@ -466,7 +466,10 @@ class Fingerprint(_Record):
     meta: Meta
     python: PythonInfo | Unavailable
     packages: Mapping[str, Package] | Unavailable
-    imported: Mapping[str, str | Unavailable | None] | Unavailable  # top-level module -> __version__
+    #: top-level module -> __version__: context (what this process had loaded), reported but never an
+    #: identity difference — the versions that matter are in `packages`, and envprint's own imports
+    #: (numpy, threadpoolctl, pynvml) would make two captures of one process differ
+    imported: Mapping[str, str | Unavailable | None] | Unavailable
     platform: PlatformInfo | Unavailable
     cpu: CpuInfo | Unavailable
     memory: MemoryInfo | Unavailable
@@ -498,6 +501,8 @@ class Fingerprint(_Record):
             fp: Fingerprint = from_data(cls, data)
         except SchemaMismatch as e:
             raise FingerprintFormatError(f"not a valid fingerprint: {e}") from None
+        except RecursionError:  # e.g. MIG devices nested hundreds deep: no real GPU looks like that
+            raise FingerprintFormatError("not a valid fingerprint: nested too deeply") from None
         return fp
 
     def save(self, path: str | Path, *, key: PrivateKeyLike | None = None) -> Path:

@@ -786,7 +786,11 @@ def compare(a: ProbeResult, b: ProbeResult | None, *, name: str) -> ProbeParity:
     labels = _row_labels(a) or _row_labels(b)
     total = _OutputCheck()
     for out_name in [*a.outputs, *(n for n in b.outputs if n not in a.outputs)]:
-        check = _compare_output(out_name, a.outputs.get(out_name), b.outputs.get(out_name), rtol, atol, labels)
+        try:
+            check = _compare_output(out_name, a.outputs.get(out_name), b.outputs.get(out_name), rtol, atol, labels)
+        except (ValueError, KeyError, IndexError, OverflowError, TypeError) as e:
+            # schema-valid but malformed recorded values (a file edited by hand or by an attacker)
+            return error("error", f"output {out_name!r} holds malformed recorded values ({type(e).__name__}: {e})")
         total.compared += check.compared
         total.mismatched += check.mismatched
         total.mismatches.extend(check.mismatches)

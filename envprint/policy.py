@@ -94,6 +94,8 @@ class Rule:
     warn: str | None = None
     ignore: str | None = None
     reason: str | None = None
+    #: the rule applies only to findings at least this severe ("info", "warning", "critical")
+    severity: str | None = None
 
     def describe(self) -> str:
         """Returns the rule as written in a policy file, e.g. ``exact = "determinism.variables.*"``."""
@@ -258,6 +260,12 @@ def _decide(policy: Policy, finding: Finding, serving: Fingerprint | None) -> tu
 
 
 def _apply_rule(rule: Rule, finding: Finding, serving: Fingerprint | None) -> tuple[Outcome, str, str | None] | None:
+    if rule.severity is not None and finding.severity < _SEVERITIES[rule.severity]:
+        return None
+    if finding.kind == "measured.unavailable" and _is_unavailable(finding.old) and rule.package is None:
+        # training could not measure this field: there is nothing to hold serving to (the
+        # reverse — measured in training, unavailable here — still fails closed)
+        return "warning", "not measured in the reference fingerprint", None
     if rule.exact is not None and _match(rule.exact, finding.path):
         return "violation", f"exact = {rule.exact!r}", rule.reason
     if rule.warn is not None and _match(rule.warn, finding.path):
@@ -273,6 +281,10 @@ def _apply_rule(rule: Rule, finding: Finding, serving: Fingerprint | None) -> tu
     if (rule.probe is not None or rule.group is not None) and finding.path.startswith("probes."):
         return _probe_tolerance(rule, finding)
     return None
+
+
+def _is_unavailable(value: Any) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"$unavailable"}
 
 
 def _probe_tolerance(rule: Rule, finding: Finding) -> tuple[Outcome, str, str | None] | None:
@@ -416,36 +428,39 @@ def _body(glob: str) -> str:
 
 # ------------------------------------------------------------------------------------------ presets
 
-#: ULP tolerance of the default preset for float probe differences (f32 BLAS/ufunc noise is 1-4 ULP)
+#: ULP tolerance of the default preset for float probe differences (f32 BLAS/ufunc noise is 1-4 ULP).
+#: Its exact rules apply to warning and critical findings: info findings (an installer name, whether
+#: CUDA is initialised yet) are reported, never refused.
 DEFAULT_MAX_ULP = 8
 
 _DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule(exact="packages.@numerics"),
+    Rule(exact="packages.@numerics", severity="warning"),
     Rule(warn="packages.*"),
     Rule(same_release="python.version", parts=2),
-    Rule(exact="python.implementation"),
-    Rule(exact="python.hash_algorithm"),
-    Rule(exact="gpu.devices.*.name"),
-    Rule(exact="gpu.devices.*.compute_capability"),
+    Rule(exact="python.implementation", severity="warning"),
+    Rule(exact="python.hash_algorithm", severity="warning"),
+    Rule(exact="gpu.devices.*.name", severity="warning"),
+    Rule(exact="gpu.devices.*.compute_capability", severity="warning"),
     Rule(same_release="gpu.driver_version", parts=1),
-    Rule(exact="gpu.cuda_driver_version"),
-    Rule(exact="gpu"),
-    Rule(exact="determinism.frameworks.*.cuda_version"),
-    Rule(exact="determinism.frameworks.*.cudnn_version"),
-    Rule(exact="determinism.variables.*"),
-    Rule(exact="determinism.hash_randomization"),
-    Rule(exact="determinism.frameworks.*"),
-    Rule(exact="blas.libraries.*.architecture"),
-    Rule(exact="blas.libraries.*.num_threads"),
-    Rule(exact="blas.libraries.*.internal_api"),
-    Rule(exact="blas.libraries.*"),
-    Rule(exact="locale_time.tz_env"),
-    Rule(exact="locale_time.local_zone"),
-    Rule(exact="locale_time.std_offset_seconds"),
-    Rule(exact="locale_time.tzdata_*"),
-    Rule(exact="locale_time.locale.*"),
-    Rule(exact="locale_time.preferred_encoding"),
-    Rule(exact="locale_time.utf8_mode"),
+    Rule(same_release="gpu.nvml_version", parts=2),  # "12.550.54.15": moves with the driver
+    Rule(exact="gpu.cuda_driver_version", severity="warning"),
+    Rule(exact="gpu", severity="warning"),
+    Rule(exact="determinism.frameworks.*.cuda_version", severity="warning"),
+    Rule(exact="determinism.frameworks.*.cudnn_version", severity="warning"),
+    Rule(exact="determinism.variables.*", severity="warning"),
+    Rule(exact="determinism.hash_randomization", severity="warning"),
+    Rule(exact="determinism.frameworks.*", severity="warning"),
+    Rule(exact="blas.libraries.*.architecture", severity="warning"),
+    Rule(exact="blas.libraries.*.num_threads", severity="warning"),
+    Rule(exact="blas.libraries.*.internal_api", severity="warning"),
+    Rule(exact="blas.libraries.*", severity="warning"),
+    Rule(exact="locale_time.tz_env", severity="warning"),
+    Rule(exact="locale_time.local_zone", severity="warning"),
+    Rule(exact="locale_time.std_offset_seconds", severity="warning"),
+    Rule(exact="locale_time.tzdata_*", severity="warning"),
+    Rule(exact="locale_time.locale.*", severity="warning"),
+    Rule(exact="locale_time.preferred_encoding", severity="warning"),
+    Rule(exact="locale_time.utf8_mode", severity="warning"),
     Rule(probe="*", max_ulp=DEFAULT_MAX_ULP),
 )
 
@@ -480,19 +495,22 @@ def resolve_policy(policy: str | os.PathLike[str] | Policy | Mapping[str, Any] |
 
 def load_policy(path: str | Path) -> Policy:
     """Returns the policy in a TOML file: its ``[policy]`` table, or ``[tool.envprint.policy]`` of pyproject.toml."""
+    from envprint._files import read_regular
+
     p = Path(path)
+    data = read_regular(p, 4 * 1024 * 1024, "policy", error=PolicyError)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise PolicyError(f"{p}: cannot read policy file ({e.strerror or e})") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise PolicyError(f"{p}: not UTF-8 text ({e})") from None
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # Python 3.10: the backport
         import tomli as tomllib
     try:
         doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise PolicyError(f"{p}: invalid TOML: {e}") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as e:
+        raise PolicyError(f"{p}: invalid TOML: {type(e).__name__}: {e}") from None
     table, prefix = _policy_table(doc, p)
     return from_data(table, source=str(p), text=text, prefix=prefix)
 
@@ -515,12 +533,12 @@ def from_data(data: Mapping[str, Any], *, source: str, text: str | None = None, 
         if key not in _POLICY_KEYS and key != "identity_exact":
             raise locate.error(key, None, f"unknown key {key!r} (known: {', '.join(sorted(_POLICY_KEYS))})")
     base_name = data.get("extends", "default")
-    if base_name != "none" and base_name not in PRESETS:
+    if not isinstance(base_name, str) or (base_name != "none" and base_name not in PRESETS):
         raise locate.error("extends", None, f'extends = {base_name!r}: not a preset ({", ".join(PRESETS)}) or "none"')
     base = _NOTHING if base_name == "none" else PRESETS[base_name]
     fail_on = base.fail_on
     if "fail_on" in data:
-        if data["fail_on"] not in _SEVERITIES:
+        if not isinstance(data["fail_on"], str) or data["fail_on"] not in _SEVERITIES:
             raise locate.error("fail_on", None, f"fail_on = {data['fail_on']!r}: use one of {', '.join(_SEVERITIES)}")
         fail_on = _SEVERITIES[data["fail_on"]]
     flags = {}
@@ -569,7 +587,11 @@ def _rule(data: Mapping[str, Any], index: int, locate: _Locator) -> Rule:
         )
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
-        if key in ("exact", "same_release", "package", "probe", "group", "warn", "ignore", "reason", "version"):
+        if key == "severity":
+            if value not in _SEVERITIES:
+                raise locate.error(key, where, f"severity = {value!r}: use one of {', '.join(_SEVERITIES)}")
+            kwargs[key] = value
+        elif key in ("exact", "same_release", "package", "probe", "group", "warn", "ignore", "reason", "version"):
             if not isinstance(value, str) or not value:
                 raise locate.error(key, where, f"{key} must be a non-empty string")
             kwargs[key] = value

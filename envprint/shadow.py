@@ -330,6 +330,9 @@ def _histogram(rel: npt.NDArray[np.float64]) -> tuple[tuple[str, int], ...]:
 
 def _check_pairing(base: Predictions, cand: Predictions) -> None:
     hint = "export both from the same requests, in the same order and with the same columns"
+    for p in (base, cand):
+        if p.values.shape[1] == 0 or p.values.shape[0] == 0:
+            raise UsageError(f"{p.source} holds no predictions ({p.values.shape[0]} rows, {p.values.shape[1]} columns)")
     if base.values.shape[0] != cand.values.shape[0]:
         raise UsageError(
             f"{base.source} has {base.values.shape[0]} rows but {cand.source} has {cand.values.shape[0]}: "
@@ -429,8 +432,8 @@ def _read_npy(path: Path) -> tuple[npt.NDArray[np.float64], tuple[str, ...], boo
         raise UsageError(f"{path}: is a directory, not a prediction file") from None
     except OSError as e:
         raise UsageError(f"{path}: cannot read it as .npy ({e})") from None
-    except ValueError as e:  # pickled object arrays, a broken header
-        raise UsageError(f"{path}: not a valid .npy file of numbers ({e})") from None
+    except (ValueError, EOFError) as e:  # pickled object arrays, a broken header, an empty file
+        raise UsageError(f"{path}: not a valid .npy file of numbers ({type(e).__name__}: {e})") from None
     if not isinstance(loaded, np.ndarray):
         loaded.close()
         raise UsageError(f"{path}: an .npz archive, not one .npy array: save the predictions with np.save")

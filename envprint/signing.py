@@ -22,6 +22,7 @@ import dataclasses
 import errno
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -66,7 +67,9 @@ PASSPHRASE_ENV = "ENVPRINT_KEY_PASSPHRASE"
 # DER of an Ed25519 SubjectPublicKeyInfo / unencrypted PKCS#8 PrivateKeyInfo is a fixed prefix + 32 bytes
 _SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
 _PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
-_PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\s*([A-Za-z0-9+/=\s]*?)\s*-----END \1-----")
+# one greedy body class that cannot match "-": no two quantifiers compete for the same whitespace,
+# so a malformed block costs linear time, not the cubic backtracking of "\s*(...\s*?)\s*"
+_PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----([A-Za-z0-9+/=\s]*)-----END \1-----")
 #: key and keyring files are small; anything bigger is not one
 _MAX_KEY_FILE = 1024 * 1024
 _KEYRING_FIELDS = frozenset({"keyid", "public_key", "path", "revoked", "not_before", "not_after", "comment"})
@@ -120,20 +123,14 @@ def passphrase_from_env() -> bytes | None:
 
 
 def _read_key_file(path: Path, what: str) -> bytes:
+    from envprint._files import read_regular
+
     try:
-        with path.open("rb") as f:
-            data = f.read(_MAX_KEY_FILE + 1)
-    except FileNotFoundError:
-        raise UsageError(
-            f"{path}: no such {what} file", hint="check the path; `envprint keygen` makes a key pair"
-        ) from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a {what} file") from None
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read {what} ({e.strerror or e})") from None
-    if len(data) > _MAX_KEY_FILE:
-        raise UsageError(f"{path}: too large to be a {what} file")
-    return data
+        return read_regular(path, _MAX_KEY_FILE, what)
+    except UsageError as e:
+        if "no such" in e.message:
+            raise UsageError(e.message, hint="check the path; `envprint keygen` makes a key pair") from None
+        raise
 
 
 def _pem_blocks(data: bytes) -> list[tuple[str, bytes | None]]:
@@ -386,7 +383,8 @@ def _entries_of(item: object) -> list[TrustedKey]:
     if isinstance(item, (str, os.PathLike)):
         p = Path(item)
         data = _read_key_file(p, "public key or keyring")
-        if b"-----BEGIN" in data:
+        # a keyring may hold inline PEM keys: only a file that *starts* with a PEM block is one key
+        if data.lstrip().startswith(b"-----BEGIN"):
             key = _public_from_bytes(data, str(p))
             return [TrustedKey(keyid(key), key, source=str(p))]
         return _keyring_file(p, data)
@@ -397,13 +395,16 @@ def _entries_of(item: object) -> list[TrustedKey]:
 
 
 def _keyring_file(path: Path, data: bytes) -> list[TrustedKey]:
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10: the backport
+        import tomli as tomllib
 
     try:
         doc = tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as e:
         raise UsageError(
-            f"{path}: neither a PEM public key nor a TOML keyring ({e})",
+            f"{path}: neither a PEM public key nor a TOML keyring ({type(e).__name__}: {e})",
             hint="a keyring lists [[key]] tables with `path` or `public_key`; see docs/signing.md",
         ) from None
     unknown = set(doc) - {"key"}

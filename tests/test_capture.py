@@ -116,3 +116,12 @@ def test_import_option_failure_is_a_usage_error(capture_in_subprocess: CaptureFn
     proc = run_envprint(["capture", "--no-probes", "--import", "no_such_module_xyz", "-o", "/dev/null"])
     assert proc.returncode == 2
     assert "no_such_module_xyz" in proc.stderr
+
+
+def test_two_captures_in_one_process_have_the_same_identity() -> None:
+    from envprint.diff import diff, identity_digest
+
+    first = envprint.capture(probes=False)  # imports what capture needs (pynvml, threadpoolctl...)
+    second = envprint.capture(probes=False)
+    assert identity_digest(first) == identity_digest(second)
+    assert diff(first, second).equivalent

@@ -76,3 +76,32 @@ def test_trusted_keys_variable_takes_several_paths(tmp_path: Path) -> None:
     both = host_env(ENVPRINT_TRUSTED_KEYS=f"{new_pub}:{old_pub}")
     assert run_envprint(["verify", str(fp)], env=both).returncode == 0
     assert run_envprint(["verify", str(fp)], env=host_env(ENVPRINT_TRUSTED_KEYS=str(new_pub))).returncode == 3
+
+
+def test_show_prints_fingerprint_text_literally(tmp_path: Path) -> None:
+    import envprint
+    from envprint.model import Package
+
+    fp = envprint.capture(probes=False)
+    assert not isinstance(fp.packages, envprint.Unavailable)
+    packages = {**fp.packages, "evil": Package("1.0", None, "[/oops]", (), unreadable="[link=x]bad[/link]")}
+    path = fp.replace(packages=packages).save(tmp_path / "markup.fp")
+    show = run_envprint(["show", str(path)], env=host_env(COLUMNS="200"))
+    assert show.returncode == 0, show.stderr
+    assert "[link=x]bad[/link]" in show.stdout
+
+
+def test_verify_of_a_bound_fingerprint_without_its_model_is_not_ok(tmp_path: Path) -> None:
+    from envprint import signing
+
+    key, pub = signing.generate_keypair(tmp_path / "k")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "w.bin").write_bytes(b"weights")
+    assert run_envprint(["capture", "-q", "--no-probes", "--artifact", str(model), "--key", str(key)]).returncode == 0
+    lone = tmp_path / "lone.fp"
+    lone.write_bytes((model / "envprint.fp").read_bytes())
+    missing = run_envprint(["verify", str(lone), "--key", str(pub)])
+    assert missing.returncode == 3 and "--signature-only" in missing.stderr
+    assert run_envprint(["verify", str(lone), "--key", str(pub), "--signature-only"]).returncode == 0
+    assert run_envprint(["verify", str(model / "envprint.fp"), "--key", str(pub)]).returncode == 0

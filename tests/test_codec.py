@@ -174,3 +174,10 @@ def test_deeply_nested_untyped_data_is_a_format_error_not_a_crash(local_fingerpr
     env = codec.Envelope(codec.payload_type_for(1), msgpack.packb(data, use_bin_type=True))
     with pytest.raises(FingerprintFormatError, match=r"policy\.deep.*nested more than 32 levels"):
         codec.decode_fingerprint(env)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.fp"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match="not a regular file"):
+        codec.load(fifo)  # opening a FIFO for reading would block forever without a writer

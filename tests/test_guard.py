@@ -201,6 +201,12 @@ def test_policy_signed_into_the_fingerprint_is_tightened_not_loosened(tmp_path: 
     assert "overrides the policy signed into the fingerprint" in out["stderr"]
 
 
+def test_signed_policy_applies_alone_when_serving_names_none(tmp_path: Path, keys: tuple[Path, Path]) -> None:
+    model = _train(tmp_path / "model", keys[0], "--policy", "lenient", OPENBLAS_NUM_THREADS="2")
+    assert serve(model, keys, policy=None, env={"OPENBLAS_NUM_THREADS": "1"})["status"] == "pass"
+    assert serve(model, keys, policy="default", env={"OPENBLAS_NUM_THREADS": "1"})["status"] == "EnvironmentMismatch"
+
+
 def test_emergency_override_warns_loudly_and_starts(model: Path, keys: tuple[Path, Path]) -> None:
     out = serve(model, keys, env={"OPENBLAS_NUM_THREADS": "1", "ENVPRINT_GUARD": "warn"})
     assert out["status"] == "pass" and out["overridden"] is True
@@ -230,6 +236,7 @@ def test_unsigned_fingerprint_is_refused_unless_the_policy_allows_it(tmp_path: P
     allow = tmp_path / "dev.toml"
     allow.write_text("[policy]\nallow_unsigned = true\n")
     assert guard(model, policy=allow, probes=False).trust == "unsigned"
+    assert guard(model, policy=allow, trusted_keys=[keys[1]], probes=False).trust == "unsigned"
 
 
 def test_wrong_key_tampered_file_and_missing_fingerprint(

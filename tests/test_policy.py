@@ -227,3 +227,42 @@ def test_policy_data_round_trips_exactly(name: str) -> None:
     policy = Policy("custom", (Rule(package="numpy", version="~=2.4"), *PRESETS[name].rules),
                     (Waiver("r", TODAY, path="x.*"),), PRESETS[name].fail_on, PRESETS[name].identity_exact)  # fmt: skip
     assert from_data(policy.to_data(), source="<data>") == policy
+
+
+def test_default_exact_rules_leave_info_findings_informational() -> None:
+    installer = finding("packages.numpy.installer", "package.installer", Severity.info, "pip", "uv")
+    cuda = finding("determinism.frameworks.torch.cuda_initialized", "framework.setting", Severity.info, False, True)
+    nvml = finding("gpu.nvml_version", "gpu.nvml", Severity.warning, "12.550.54.15", "12.550.90.07")
+    assert outcomes(PRESETS["default"], installer, cuda, nvml) == ["warning", "info", "allowed"]
+    own = Policy("own", (Rule(exact="packages.numpy.installer"),))
+    assert outcomes(own, installer) == ["violation"]  # a rule without severity applies to everything
+
+
+def test_unmeasured_in_reference_only_warns_but_unmeasured_at_serving_refuses() -> None:
+    gone = {"$unavailable": "runtime not initialised"}
+    devices = "determinism.frameworks.tensorflow.visible_devices"
+    learned = finding(devices, "measured.unavailable", Severity.warning, gone, "CPU:0")
+    lost = finding(devices, "measured.unavailable", Severity.warning, "CPU:0", gone)
+    assert outcomes(PRESETS["default"], learned, lost) == ["warning", "violation"]
+
+
+@pytest.mark.parametrize("text", ["[policy]\nfail_on = [1]\n", "[policy]\nextends = {a = 1}\n"])
+def test_wrong_types_for_scalar_keys_are_policy_errors(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    with pytest.raises(PolicyError, match=r"policy\.toml:2:"):
+        load_policy(path)
+
+
+def test_binary_deep_and_special_policy_files_are_policy_errors(tmp_path: Path) -> None:
+    import os
+
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe[policy]")
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 3000 + "]" * 3000 + "\n")
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    for path, message in ((binary, "not UTF-8"), (deep, "invalid TOML"), (fifo, "not a regular file")):
+        with pytest.raises(PolicyError, match=message):
+            load_policy(path)

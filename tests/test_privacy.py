@@ -50,3 +50,11 @@ def test_name_and_value_rules() -> None:
     assert not looks_secret_value("--xla_gpu_deterministic_ops=true")
     assert redact_path("/home/bob/venv/lib:/opt/x") == "/home/~/venv/lib:/opt/x"
     assert REDACTED == "<redacted>"
+
+
+def test_locale_variables_are_screened_like_every_other_variable() -> None:
+    from envprint.collect import locale_time
+
+    info = locale_time.collect(environ={"LANG": "C.UTF-8", "LC_TOKEN": "hf_PlantedSecretTokenValue1234567890",
+                                        "LC_BASTION_USER": "alice", "LC_TIME": "de_DE.UTF-8"})  # fmt: skip
+    assert info.locale_env == {"LANG": "C.UTF-8", "LC_TIME": "de_DE.UTF-8"}

@@ -194,3 +194,21 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     alike = shadow.compare(np.ones(10), np.full(10, 1.5)).plot(tmp_path / "alike.png")  # one relative difference
     assert alike.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_empty_and_column_less_prediction_files_are_usage_errors(tmp_path: Path) -> None:
+    import numpy as np
+
+    from envprint import shadow
+    from envprint.errors import UsageError
+
+    empty = tmp_path / "empty.npy"
+    empty.write_bytes(b"")
+    no_columns = tmp_path / "none.npy"
+    np.save(no_columns, np.zeros((5, 0)))
+    ok = tmp_path / "ok.npy"
+    np.save(ok, np.zeros((5, 1)))
+    with pytest.raises(UsageError, match=r"not a valid \.npy"):
+        shadow.compare(empty, ok)
+    with pytest.raises(UsageError, match="holds no predictions"):
+        shadow.compare(no_columns, no_columns)

@@ -476,7 +476,9 @@ def test_cli_newcomer_flow_keygen_capture_verify_tamper_export(tmp_path: Path) -
     by_env = run_envprint(["verify", str(fp)], env=host_env(ENVPRINT_TRUSTED_KEYS=str(tmp_path / "train.pub")))
     assert by_env.returncode == 0, by_env.stderr
     with (model / "weights" / "a.bin").open("r+b") as f:
-        f.write(b"\xff")
+        first = f.read(1)[0]
+        f.seek(0)
+        f.write(bytes([first ^ 0xFF]))  # always a change (writing a fixed byte was a no-op 1 time in 256)
     bad = run_envprint(["verify", str(fp), "--key", str(tmp_path / "train.pub")])
     assert bad.returncode == 3
     assert "ARTIFACT MISMATCH" in bad.stderr and "changed     weights/a.bin" in bad.stderr
@@ -503,3 +505,29 @@ def test_cli_sign_adds_a_signature_and_verify_rejects_untrusted_with_exit_3(tmp_
     assert "not a trusted key" in untrusted.stderr and "Traceback" not in untrusted.stderr
     again = run_envprint(["sign", str(path), "--key", str(new_private)])
     assert again.returncode == 2 and "already signed" in again.stderr
+
+
+def test_keyring_with_inline_pem_passed_by_path_keeps_its_revocations(tmp_path: Path) -> None:
+    from envprint import codec
+    from envprint.errors import SignatureError
+    from tests.signing_helpers import make_fingerprint, make_keys
+
+    private, public = make_keys(tmp_path, "revoked")
+    ring = tmp_path / "ring.toml"
+    pem = public.read_text().strip()
+    ring.write_text(f'[[key]]\npublic_key = """\n{pem}\n"""\nrevoked = true\ncomment = "leaked"\n')
+    signed = make_fingerprint().save(tmp_path / "t.fp", key=private)
+    with pytest.raises(SignatureError, match="revoked"):
+        codec.load(signed, trusted_keys=[ring])  # by path: the file is a keyring, not one PEM key
+
+
+def test_malformed_pem_blocks_are_rejected_in_linear_time() -> None:
+    import time
+
+    from envprint.errors import EnvprintError
+
+    start = time.perf_counter()
+    for n in (1000, 100_000):
+        with pytest.raises(EnvprintError):
+            signing.load_public_key(b"-----BEGIN A-----" + b" " * n + b"x")
+    assert time.perf_counter() - start < 5  # the old pattern took minutes at n = 5000

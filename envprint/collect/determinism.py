@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from envprint.model import DeterminismInfo, Scalar, Unavailable
-from envprint.privacy import safe_value
+from envprint.privacy import redact_path, safe_value
 from envprint.seeding import recorded_seeds
 
 #: the numerics variables recorded whether set or not (unset is a setting too)
@@ -76,7 +76,7 @@ def _read_framework(reader: Callable[[Any], dict[str, Scalar]], module: Any) -> 
     try:
         return reader(module)
     except Exception as e:  # a framework version with different APIs must not break capture
-        return {"error": Unavailable(f"reading {module.__name__} state failed: {type(e).__name__}: {e}")}
+        return {"error": Unavailable(redact_path(f"reading {module.__name__} state failed: {type(e).__name__}: {e}"))}
 
 
 def _get(fn: Callable[[], Any], what: str) -> Scalar:
@@ -84,7 +84,7 @@ def _get(fn: Callable[[], Any], what: str) -> Scalar:
     try:
         value = fn()
     except Exception as e:  # framework APIs differ between versions
-        return Unavailable(f"{what}: {type(e).__name__}: {e}")
+        return Unavailable(redact_path(f"{what}: {type(e).__name__}: {e}"))
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)

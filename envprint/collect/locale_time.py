@@ -13,7 +13,12 @@ import zoneinfo
 from collections.abc import Mapping
 
 from envprint.model import LocaleTimeInfo, Package, Unavailable
+from envprint.privacy import is_secret_name, safe_value
 
+_LOCALE_VARIABLES = frozenset(
+    {"LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_TIME", "LC_NUMERIC", "LC_MONETARY",
+     "LC_MESSAGES", "LC_PAPER", "LC_NAME", "LC_ADDRESS", "LC_TELEPHONE", "LC_MEASUREMENT", "LC_IDENTIFICATION"}
+)  # fmt: skip
 _CATEGORIES = ("LC_CTYPE", "LC_COLLATE", "LC_TIME", "LC_NUMERIC", "LC_MONETARY", "LC_MESSAGES")
 _ZONEINFO_DIRS = ("/usr/share/zoneinfo", "/usr/lib/zoneinfo", "/usr/share/lib/zoneinfo", "/etc/zoneinfo")
 
@@ -35,7 +40,12 @@ def collect(packages: Mapping[str, Package] | None = None, environ: Mapping[str,
         tzdata_system=tzdata_system_version(),
         tzdata_package=pkg.version if pkg is not None and isinstance(pkg.version, str) else None,
         locale=_locale_categories(),
-        locale_env={k: v for k, v in sorted(env.items()) if k in ("LANG", "LANGUAGE") or k.startswith("LC_")},
+        locale_env={
+            k: safe_value(v)
+            for k, v in sorted(env.items())
+            # LC_* is also a channel ssh forwards (SendEnv LC_*): keep only real locale categories
+            if k in _LOCALE_VARIABLES and not is_secret_name(k)
+        },
         preferred_encoding=locale.getpreferredencoding(False),
         filesystem_encoding=sys.getfilesystemencoding(),
         utf8_mode=bool(sys.flags.utf8_mode),

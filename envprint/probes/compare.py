@@ -105,6 +105,20 @@ def _ordered(x: float, dtype: str) -> int:
     return int(-magnitude if bits >> (nbits - 1) else magnitude)
 
 
+#: more samples or table rows than any probe records: refused before comparing (cost is quadratic)
+_MAX_SAMPLES = 65536
+
+
+def _check_sizes(a: ProbeResult, b: ProbeResult) -> None:
+    for result in (a, b):
+        for name, output in result.outputs.items():
+            if len(output.samples) > _MAX_SAMPLES or len(output.block_labels) > _MAX_SAMPLES:
+                raise ValueError(f"output {name!r} has more than {_MAX_SAMPLES} samples or rows")
+            if len(output.samples) != len(output.sample_index):
+                raise ValueError(f"output {name!r} has {len(output.samples)} samples but "
+                                 f"{len(output.sample_index)} indices")  # fmt: skip
+
+
 def compare(a: ProbeResult, b: ProbeResult) -> ProbeComparison:
     """Returns how result `b` of a probe differs from result `a` of the same probe."""
     why_not = _why_incomparable(a, b)
@@ -117,10 +131,17 @@ def compare(a: ProbeResult, b: ProbeResult) -> ProbeComparison:
         for k in sorted(a.flags.keys() | b.flags.keys())
         if a.flags.get(k, _ABSENT) != b.flags.get(k, _ABSENT)
     }
-    outputs = {
-        name: _compare_output(a.outputs.get(name), b.outputs.get(name))
-        for name in sorted(a.outputs.keys() | b.outputs.keys())
-    }
+    try:
+        _check_sizes(a, b)
+        outputs = {
+            name: _compare_output(a.outputs.get(name), b.outputs.get(name))
+            for name in sorted(a.outputs.keys() | b.outputs.keys())
+        }
+    except (ValueError, KeyError, IndexError, OverflowError, TypeError) as e:
+        # a file can be schema-valid and still hold samples that are not float.hex, unknown dtypes
+        # or inconsistent indices: such results cannot be measured, but they are certainly different
+        reason = f"malformed probe data ({type(e).__name__}: {e})"
+        return ProbeComparison(a.digest == b.digest, False, reason, None, None, None, None, (), (), {}, False)
     differing = tuple(name for name, o in outputs.items() if not o.identical)
     ulps = [o.max_ulp for o in outputs.values() if o.max_ulp is not None]
     norms = [o.normwise for o in outputs.values() if o.normwise is not None]

@@ -133,5 +133,7 @@ def result_digest(outputs: Mapping[str, ProbeOutput], flags: Mapping[str, Scalar
 
 
 def _describe(e: Exception) -> str:
+    from envprint.privacy import redact_path
+
     text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
+    return redact_path(f"{type(e).__name__}: {text[0][:200]}") if text else type(e).__name__

@@ -93,17 +93,18 @@ def _value(value: Any) -> tuple[str, str]:
 
 def _packages_table(packages: Mapping[str, Any]) -> Any:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"packages ({len(packages)})", title_justify="left", show_edge=False, pad_edge=False)
     for col in ("name", "version", "installer", "wheel tag"):
         table.add_column(col)
     for name, pkg in packages.items():
-        version = _value(pkg.get("version"))[0]
+        version: Any = _value(pkg.get("version"))[0]
         if pkg.get("unreadable"):
-            version = f"[yellow]unreadable: {pkg['unreadable']}[/]"
+            version = Text(f"unreadable: {pkg['unreadable']}", style="yellow")
         installer = pkg.get("installer")
         tags = pkg.get("wheel_tags") or []
-        table.add_row(name, version, _value(installer)[0] if installer else "", tags[0] if tags else "")
+        table.add_row(*_cells(name, version, _value(installer)[0] if installer else "", tags[0] if tags else ""))
     return table
 
 
@@ -118,7 +119,15 @@ def _probes_table(probes: Mapping[str, Any]) -> Any:
         if p.get("random_per_process"):
             status += " (random per process)"
         if p.get("stable") is False:
-            status += " [red](unstable)[/]"
+            status += " (unstable)"
         flags = ", ".join(f"{k}={_value(v)[0]}" for k, v in (p.get("flags") or {}).items())
-        table.add_row(name, p.get("group", ""), status, str(p.get("digest", ""))[:12], flags or p.get("reason") or "")
+        reason = flags or p.get("reason") or ""
+        table.add_row(*_cells(name, p.get("group", ""), status, str(p.get("digest", ""))[:12], reason))
     return table
+
+
+def _cells(*values: Any) -> list[Any]:
+    """Returns table cells as rich Text: fingerprint content is shown literally, never parsed as markup."""
+    from rich.text import Text
+
+    return [v if isinstance(v, Text) else Text(str(v)) for v in values]
