@@ -46,7 +46,7 @@ def to_data(obj: Any) -> Any:
 
 
 @functools.cache
-def _hints(cls: type) -> dict[str, Any]:
+def type_hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
@@ -165,7 +165,7 @@ def _mapping_decoder(value: Decoder) -> Decoder:
 
 
 def _dataclass_decoder(cls: type) -> Decoder:
-    hints = _hints(cls)
+    hints = type_hints(cls)
     plan = []
     for f in dataclasses.fields(cls):
         if f.default is not dataclasses.MISSING:

@@ -213,7 +213,9 @@ _is_tooling = _glob_matcher(TOOLING_PACKAGES)
 
 def package_role(name: str) -> PackageRole:
     """Returns how a distribution bears on a model's numbers: "numerics", "library" or "tooling"."""
-    canonical = re.sub(r"[-_.]+", "-", name).lower()
+    from envprint.collect.packages import normalise
+
+    canonical = normalise(name)
     if _is_numerics(canonical):
         return "numerics"
     if _is_tooling(canonical):

@@ -302,7 +302,9 @@ _INCOMPARABLE_PROBE = frozenset({"digest", "outputs", "flags"})
 
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    from envprint._serde import type_hints
+
+    return type_hints(cls)
 
 
 @functools.cache

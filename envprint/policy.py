@@ -397,7 +397,9 @@ def _release_note(finding: Finding, parts: int) -> str:
 
 
 def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    from envprint.collect.packages import normalise
+
+    return normalise(name)
 
 
 def _match(glob: str, path: str) -> bool:
