@@ -28,11 +28,15 @@ app = typer.Typer(
 )
 
 
-class ShowFormat(str, enum.Enum):
-    """Output formats of `envprint show`."""
+class TextOrJson(str, enum.Enum):
+    """Output formats of the commands that print a report for people or for machines."""
 
     text = "text"
     json = "json"
+
+
+#: the --format option of those commands
+FormatOption = Annotated[TextOrJson, typer.Option("--format", "-f", envvar="ENVPRINT_FORMAT")]
 
 
 def _stderr() -> Any:
@@ -194,7 +198,7 @@ def _capture_summary(fp: Any, path: Path, *, signed: bool) -> str:
 @app.command()
 def show(
     file: Annotated[Path, typer.Argument(help="A fingerprint file (.fp).")],
-    format: Annotated[ShowFormat, typer.Option("--format", "-f", envvar="ENVPRINT_FORMAT")] = ShowFormat.text,
+    format: FormatOption = TextOrJson.text,
     key: Annotated[
         list[Path] | None,
         typer.Option(
@@ -209,7 +213,7 @@ def show(
     from envprint.render import fingerprint as render
 
     loaded = read(file, trusted_keys=[str(k) for k in key] if key else None)
-    if format is ShowFormat.json:
+    if format is TextOrJson.json:
         sys.stdout.write(render.to_json(loaded) + "\n")
     else:
         _stdout().print(render.to_rich(loaded))
@@ -346,13 +350,6 @@ def export_(
 # -------------------------------------------------------------------------------- check (serving guard)
 
 
-class CheckFormat(str, enum.Enum):
-    """Output formats of `envprint check`."""
-
-    text = "text"
-    json = "json"
-
-
 @app.command()
 def check(
     artifact_or_fp: Annotated[Path, typer.Argument(help="Model directory or file (or its .fp) to check.")],
@@ -381,7 +378,7 @@ def check(
         list[str] | None,
         typer.Option("--import", envvar="ENVPRINT_IMPORT", help="Import MODULE first so its state is seen."),
     ] = None,
-    format: Annotated[CheckFormat, typer.Option("--format", "-f", envvar="ENVPRINT_FORMAT")] = CheckFormat.text,
+    format: FormatOption = TextOrJson.text,
 ) -> None:
     """Serving-startup check: exit 0 pass, 1 refused, 2 usage/unreadable, 3 untrusted (for entrypoints and probes)."""
     import importlib
@@ -408,7 +405,7 @@ def check(
         if e.result is None:
             raise
         result, status = e.result, 1
-    if format is CheckFormat.json:
+    if format is TextOrJson.json:
         sys.stdout.write(render.guard_json(result) + "\n")
     else:
         sys.stdout.write(render.guard_text(result) + "\n")
@@ -525,13 +522,6 @@ def _with_policy_json(text: str, result: Any) -> str:
 # ---------------------------------------------------------------------- parity, shadow (issue 7)
 
 
-class ReportFormat(str, enum.Enum):
-    """Output formats of `envprint parity` and `envprint shadow`."""
-
-    text = "text"
-    json = "json"
-
-
 @app.command()
 def parity(
     baseline: Annotated[Path, typer.Argument(help="Fingerprint (.fp) whose transform probes to re-check.")],
@@ -557,7 +547,7 @@ def parity(
             help="Do not load the envprint.probes entry points of installed packages.",
         ),
     ] = False,
-    format: Annotated[ReportFormat, typer.Option("--format", "-f", envvar="ENVPRINT_FORMAT")] = ReportFormat.text,
+    format: FormatOption = TextOrJson.text,
 ) -> None:
     """Re-run the baseline's transform probes here and compare within tolerance: exit 0 match, 1 mismatch."""
     import json
@@ -570,7 +560,7 @@ def parity(
         entry_points=not no_entry_points,
         trusted_keys=[str(k) for k in key] if key else None,
     )
-    if format is ReportFormat.json:
+    if format is TextOrJson.json:
         sys.stdout.write(json.dumps(report.to_data(), indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(report.text() + "\n")
@@ -598,7 +588,7 @@ def shadow(
         Path | None,
         typer.Option(envvar="ENVPRINT_SHADOW_PLOT", help="Also write a PNG plot here (needs matplotlib)."),
     ] = None,
-    format: Annotated[ReportFormat, typer.Option("--format", "-f", envvar="ENVPRINT_FORMAT")] = ReportFormat.text,
+    format: FormatOption = TextOrJson.text,
 ) -> None:
     """Compare shadow predictions row by row: exit 0 within --max-fraction, 1 above it, 2 malformed files."""
     import json
@@ -610,7 +600,7 @@ def shadow(
     )
     if plot is not None:
         report.plot(plot)
-    if format is ReportFormat.json:
+    if format is TextOrJson.json:
         sys.stdout.write(json.dumps(report.to_data(), indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(report.text() + "\n")
