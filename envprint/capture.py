@@ -22,7 +22,7 @@ from envprint.errors import CaptureError, UsageError
 from envprint.model import SCHEMA_VERSION, Fingerprint, Meta, ProbeResult, Scalar, Unavailable
 from envprint.privacy import redact_path
 
-__all__ = ["capture", "unavailable_paths"]
+__all__ = ["capture", "import_modules", "unavailable_paths"]
 
 T = TypeVar("T")
 
@@ -61,8 +61,7 @@ def capture(
         from envprint.policy import resolve_policy
 
         embedded_policy = resolve_policy(policy).to_data()
-    for module in imports:
-        _import(module)
+    import_modules(imports)
     if importlib.util.find_spec("numpy") is not None:
         import numpy  # noqa: F401  - numpy's SIMD dispatch and BLAS are part of what is measured
 
@@ -154,14 +153,16 @@ def _timed(timings: dict[str, float], name: str, fn: Callable[[], T]) -> T | Una
         timings[name] = time.perf_counter() - start
 
 
-def _import(module: str) -> None:
-    try:
-        importlib.import_module(module)
-    except Exception as e:  # ImportError, or anything the imported module raises
-        raise UsageError(
-            f"--import {module}: cannot import it in {sys.executable} ({type(e).__name__}: {e})",
-            hint="install the module in this environment or drop the --import option",
-        ) from None
+def import_modules(modules: Iterable[str]) -> None:
+    """Imports `modules` so their state is seen; one that fails raises UsageError naming it (--import)."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as e:  # ImportError, or anything the imported module raises
+            raise UsageError(
+                f"--import {module}: cannot import it in {sys.executable} ({type(e).__name__}: {e})",
+                hint="install the module in this environment or drop the --import option",
+            ) from None
 
 
 def unavailable_paths(fp: Fingerprint) -> list[tuple[str, str]]:

@@ -381,17 +381,12 @@ def check(
     format: FormatOption = TextOrJson.text,
 ) -> None:
     """Serving-startup check: exit 0 pass, 1 refused, 2 usage/unreadable, 3 untrusted (for entrypoints and probes)."""
-    import importlib
-
+    from envprint.capture import import_modules
     from envprint.errors import EnvironmentMismatch
     from envprint.guard import guard
     from envprint.render import policy as render
 
-    for module in import_ or ():
-        try:
-            importlib.import_module(module)
-        except Exception as e:  # whatever the module raises on import
-            raise UsageError(f"--import {module}: {type(e).__name__}: {e}") from None
+    import_modules(import_ or ())
     try:
         result = guard(
             artifact_or_fp,
