@@ -1,0 +1,153 @@
+"""`envprint capture` and `envprint show`: write a fingerprint, and read one back."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from envprint.cli._app import FormatOption, TextOrJson, app, key_paths, parse_tags, probe_groups, stderr, stdout
+
+
+@app.command()
+def capture(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            envvar="ENVPRINT_OUTPUT",
+            help="Where to write the fingerprint [default: envprint.fp, or beside/inside --artifact]",
+        ),
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option(envvar="ENVPRINT_LABEL", help="A label, e.g. 'train' or 'serve'.")
+    ] = None,
+    import_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--import",
+            envvar="ENVPRINT_IMPORT",
+            help="Import MODULE before capturing so its state is seen (repeatable).",
+        ),
+    ] = None,
+    no_probes: Annotated[
+        bool, typer.Option("--no-probes", envvar="ENVPRINT_NO_PROBES", help="Skip the numeric probes.")
+    ] = False,
+    probes: Annotated[
+        str | None,
+        typer.Option("--probes", envvar="ENVPRINT_PROBES", help="Run only these probe groups: GROUP,GROUP..."),
+    ] = None,
+    probe_budget: Annotated[
+        float,
+        typer.Option(envvar="ENVPRINT_PROBE_BUDGET", help="Seconds after which heavy probes are skipped."),
+    ] = 1.0,
+    xla: Annotated[
+        bool, typer.Option("--xla", envvar="ENVPRINT_XLA", help="Also run the (slow) TensorFlow XLA probe.")
+    ] = False,
+    artifact: Annotated[
+        Path | None,
+        typer.Option(envvar="ENVPRINT_ARTIFACT", help="Bind the fingerprint to this model file or directory."),
+    ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(envvar="ENVPRINT_KEY", help="Sign with this Ed25519 private key (PKCS#8 PEM)."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(envvar="ENVPRINT_TAG", help="Descriptive KEY=VALUE tag (repeatable).")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(envvar="ENVPRINT_STRICT", help="Fail if any value cannot be measured.")
+    ] = False,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ENVPRINT_CAPTURE_POLICY",
+            help="Embed the policy serving must satisfy (preset name or TOML file); signed with the rest.",
+        ),
+    ] = None,
+    probes_from: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--probes-from",
+            envvar="ENVPRINT_PROBES_FROM",
+            help="Import MODULE (or a .py file) that registers transform probes, and record them (repeatable).",
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", envvar="ENVPRINT_QUIET")] = False,
+) -> None:
+    """Capture this environment into a fingerprint file."""
+    from envprint.capture import capture as run_capture
+
+    if probes_from and not no_probes:
+        from envprint import parity
+
+        parity.discover(probes_from)
+    from envprint.artifact import rich_progress
+
+    with rich_progress(description="hashing artifact") as progress:
+        fp = run_capture(
+            probes=not no_probes,
+            probe_groups=probe_groups(probes),
+            probe_budget_s=probe_budget,
+            xla=xla,
+            imports=import_ or (),
+            label=label,
+            artifact=artifact,
+            strict=strict,
+            tags=parse_tags(tag or []),
+            capture_mode="subprocess",
+            policy=policy,
+            artifact_progress=progress,
+        )
+    if output is None:
+        if artifact is not None:
+            from envprint.artifact import default_fp_path
+
+            output = default_fp_path(artifact)
+        else:
+            output = Path("envprint.fp")
+    path = fp.save(output, key=str(key) if key else None)
+    if not quiet:
+        stderr().print(_capture_summary(fp, path, signed=key is not None))
+
+
+def _capture_summary(fp: Any, path: Path, *, signed: bool) -> str:
+    from envprint.model import Unavailable
+
+    size = path.stat().st_size
+    n_pkgs = "?" if isinstance(fp.packages, Unavailable) else len(fp.packages)
+    n_probes = "?" if isinstance(fp.probes, Unavailable) else len(fp.probes)
+    gpu = "unavailable" if isinstance(fp.gpu, Unavailable) else f"{len(fp.gpu.devices)} device(s)"
+    trust = "signed" if signed else "UNSIGNED"
+    bound = f", bound to {fp.artifact.name} ({len(fp.artifact.files)} file(s))" if fp.artifact else ""
+    return f"wrote {path} ({trust}, {size / 1024:.1f} KiB): {n_pkgs} packages, {n_probes} probes, gpu {gpu}{bound}"
+
+
+# --------------------------------------------------------------------------------------------- show
+
+
+@app.command()
+def show(
+    file: Annotated[Path, typer.Argument(help="A fingerprint file (.fp).")],
+    format: FormatOption = TextOrJson.text,
+    key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--key",
+            envvar="ENVPRINT_TRUSTED_KEYS",
+            help="Verify with these trusted public keys / keyrings first (repeatable).",
+        ),
+    ] = None,
+) -> None:
+    """Show a fingerprint: every section, readable (text) or machine-readable (json)."""
+    from envprint.codec import read
+    from envprint.render import fingerprint as render
+
+    loaded = read(file, trusted_keys=key_paths(key))
+    if format is TextOrJson.json:
+        sys.stdout.write(render.to_json(loaded) + "\n")
+    else:
+        stdout().print(render.to_rich(loaded))

@@ -1,0 +1,98 @@
+"""Transform parity and shadow predictions: `envprint parity`, `envprint shadow`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from envprint.cli._app import FormatOption, TextOrJson, app, key_paths, stderr
+
+
+@app.command()
+def parity(
+    baseline: Annotated[Path, typer.Argument(help="Fingerprint (.fp) whose transform probes to re-check.")],
+    probes_from: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--probes-from",
+            envvar="ENVPRINT_PROBES_FROM",
+            help="Import MODULE (or a .py file) that registers the transform probes (repeatable).",
+        ),
+    ] = None,
+    key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--key", envvar="ENVPRINT_TRUSTED_KEYS", help="Verify the baseline with these trusted public keys first."
+        ),
+    ] = None,
+    no_entry_points: Annotated[
+        bool,
+        typer.Option(
+            "--no-entry-points",
+            envvar="ENVPRINT_NO_ENTRY_POINTS",
+            help="Do not load the envprint.probes entry points of installed packages.",
+        ),
+    ] = False,
+    format: FormatOption = TextOrJson.text,
+) -> None:
+    """Re-run the baseline's transform probes here and compare within tolerance: exit 0 match, 1 mismatch."""
+    import json
+
+    from envprint.parity import check as check_parity
+
+    report = check_parity(
+        baseline,
+        modules=probes_from or (),
+        entry_points=not no_entry_points,
+        trusted_keys=key_paths(key),
+    )
+    if format is TextOrJson.json:
+        sys.stdout.write(json.dumps(report.to_data(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(report.text() + "\n")
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def shadow(
+    baseline: Annotated[Path, typer.Argument(help="Baseline predictions (.npy, .csv, .parquet).")],
+    candidate: Annotated[Path, typer.Argument(help="Candidate predictions on the same rows, in the same order.")],
+    rtol: Annotated[float, typer.Option(envvar="ENVPRINT_SHADOW_RTOL", help="Relative tolerance per value.")] = 0.05,
+    atol: Annotated[float, typer.Option(envvar="ENVPRINT_SHADOW_ATOL", help="Absolute tolerance per value.")] = 0.0,
+    max_fraction: Annotated[
+        float,
+        typer.Option(
+            envvar="ENVPRINT_SHADOW_MAX_FRACTION", help="Largest fraction of diverging rows that passes (inclusive)."
+        ),
+    ] = 0.10,
+    column: Annotated[
+        str | None,
+        typer.Option(envvar="ENVPRINT_SHADOW_COLUMN", help="Compare only this column (name, or position)."),
+    ] = None,
+    worst: Annotated[int, typer.Option(envvar="ENVPRINT_SHADOW_WORST", help="How many worst rows to list.")] = 10,
+    plot: Annotated[
+        Path | None,
+        typer.Option(envvar="ENVPRINT_SHADOW_PLOT", help="Also write a PNG plot here (needs matplotlib)."),
+    ] = None,
+    format: FormatOption = TextOrJson.text,
+) -> None:
+    """Compare shadow predictions row by row: exit 0 within --max-fraction, 1 above it, 2 malformed files."""
+    import json
+
+    from envprint.shadow import compare as compare_predictions
+
+    report = compare_predictions(
+        baseline, candidate, rtol=rtol, atol=atol, max_fraction=max_fraction, column=column, worst=worst
+    )
+    if plot is not None:
+        report.plot(plot)
+    if format is TextOrJson.json:
+        sys.stdout.write(json.dumps(report.to_data(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(report.text() + "\n")
+    if plot is not None:
+        stderr().print(f"wrote {plot}")
+    raise typer.Exit(report.exit_code)

@@ -1,0 +1,138 @@
+"""Keys, signatures and exports: `envprint keygen`, `sign`, `verify`, `export`."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from envprint.cli._app import app, stderr
+from envprint.errors import UsageError
+
+
+class ExportFormat(str, enum.Enum):
+    """Output formats of `envprint export`."""
+
+    in_toto = "in-toto"
+    requirements = "requirements"
+
+
+@app.command()
+def keygen(
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            envvar="ENVPRINT_KEYGEN_PREFIX",
+            help="Write PREFIX.key (private, mode 0600) and PREFIX.pub (public).",
+        ),
+    ] = Path("envprint"),
+) -> None:
+    """Make an Ed25519 key pair; encrypted with ENVPRINT_KEY_PASSPHRASE when it is set. Prints the key id."""
+    from envprint import signing
+
+    passphrase = signing.passphrase_from_env()
+    private, public = signing.generate_keypair(output, passphrase=passphrase)
+    kid = signing.keyid(signing.load_public_key(public))
+    state = "encrypted with ENVPRINT_KEY_PASSPHRASE" if passphrase else "not encrypted"
+    stderr().print(
+        f"wrote {private} (private key, mode 0600, {state}: keep it secret, e.g. a CI secret)\n"
+        f"wrote {public} (public key: give it to the verifiers)"
+    )
+    sys.stdout.write(kid + "\n")
+
+
+@app.command()
+def sign(
+    file: Annotated[Path, typer.Argument(help="A fingerprint file (.fp) to add a signature to.")],
+    key: Annotated[Path, typer.Option("--key", envvar="ENVPRINT_KEY", help="Ed25519 private key (PKCS#8 PEM).")],
+) -> None:
+    """Add a signature to a fingerprint file (several keys may sign it, for key rotation)."""
+    from envprint.signing import sign_file
+
+    envelope = sign_file(file, key)
+    stderr().print(
+        f"signed {file} with key {envelope.signatures[-1].keyid[:16]} "
+        f"({len(envelope.signatures)} signature(s) in the file)"
+    )
+
+
+@app.command()
+def verify(
+    file: Annotated[Path, typer.Argument(help="A fingerprint file (.fp).")],
+    key: Annotated[
+        list[Path],
+        typer.Option(
+            "--key",
+            envvar="ENVPRINT_TRUSTED_KEYS",
+            help="Trusted public key or keyring file (repeatable).",
+        ),
+    ],
+    artifact: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="ENVPRINT_ARTIFACT",
+            help="Model file or directory to check [default: the one the .fp sits in or beside].",
+        ),
+    ] = None,
+    signature_only: Annotated[
+        bool,
+        typer.Option(
+            "--signature-only",
+            envvar="ENVPRINT_SIGNATURE_ONLY",
+            help="Check only the signature, not the model files (say so explicitly: it proves less).",
+        ),
+    ] = False,
+) -> None:
+    """Verify a fingerprint's signature with trusted keys, then its model files; exit 3 when untrusted."""
+    from envprint.artifact import rich_progress, verify_file
+    from envprint.errors import ArtifactMismatchError
+
+    with rich_progress(description="verifying artifact") as progress:
+        result = verify_file(file, [str(k) for k in key], artifact=artifact, progress=progress)
+    sys.stdout.write(result.summary() + "\n")
+    if result.manifest is not None and result.artifact_path is None and not signature_only:
+        # a bound fingerprint whose model was not found: the signature alone does not vouch for a model
+        raise ArtifactMismatchError(
+            f"{file}: bound to artifact {result.manifest.name!r}, which is not beside the fingerprint",
+            hint="pass --artifact PATH to check the model files, or --signature-only to check the signature alone",
+        )
+
+
+@app.command(name="export")
+def export_(
+    file: Annotated[Path, typer.Argument(help="A fingerprint file (.fp).")],
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", envvar="ENVPRINT_EXPORT_FORMAT")],
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", envvar="ENVPRINT_KEY", help="Sign the export with this Ed25519 private key."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", envvar="ENVPRINT_EXPORT_OUTPUT", help="Write here [default: stdout]."),
+    ] = None,
+) -> None:
+    """Export a fingerprint: in-toto (DSSE envelope with an in-toto Statement v1) or requirements (pinned)."""
+    from envprint.codec import atomic_write
+    from envprint.export import export_file
+
+    if format is ExportFormat.requirements:
+        if key is not None:
+            raise UsageError("--key signs in-toto exports only; a requirements file is not signed")
+        from envprint.codec import load
+        from envprint.export import to_requirements
+
+        data = to_requirements(load(file)).encode("utf-8")
+    else:
+        data = export_file(file, key=key)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        atomic_write(output, data)
+        signed = "" if format is ExportFormat.requirements else f", {'signed' if key else 'UNSIGNED'}"
+        stderr().print(f"wrote {output} ({format.value}{signed})")
