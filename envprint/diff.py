@@ -793,6 +793,13 @@ def _policy(out: list[Finding], ctx: _Context, a: Any, b: Any) -> None:
         out.append(_finding("policy", "policy.differs", _INFO, a, b, title, identity=False))
 
 
+def _freshness(out: list[Finding], ctx: _Context, a: Any, b: Any) -> None:
+    """Appends one info finding when the training freshness profiles differ (data, not environment)."""
+    if a != b:
+        title = "feature freshness profile " + ("differs" if a and b else f"only in {ctx.side(b is None)}")
+        out.append(_finding("freshness", "freshness.profile", _INFO, a, b, title, identity=False))
+
+
 # ------------------------------------------------------------------------------------------- probes
 
 
@@ -1169,13 +1176,14 @@ _SPECIAL: dict[str, Callable[[list[Finding], _Context, Any, Any], None]] = {
     "probes": _probes,
     "artifact": _artifact,
     "policy": _policy,
+    "freshness": _freshness,
 }
 
 
 # ----------------------------------------------------------------------------------------- identity
 
 #: top-level fields that describe the fingerprint rather than the environment
-_NOT_IDENTITY = frozenset({"meta", "custom", "policy", "imported"})
+_NOT_IDENTITY = frozenset({"meta", "custom", "policy", "imported", "freshness"})
 #: kinds reported for context only: never identity (imported modules: see Fingerprint.imported)
 _CONTEXT_KINDS = frozenset({"module.imported"})
 

@@ -515,6 +515,14 @@ _ENTRIES = (
         "Nothing to do for the environment; review the policy change.",
     ),
     Explanation(
+        "freshness.profile",
+        "Feature freshness profile differs",
+        "The age of feature values at label time, recorded from training data, describes the data a "
+        "model learned from, not the environment; serving ages are compared with it by "
+        "`envprint freshness --baseline`.",
+        "Nothing to do for the environment; compare serving freshness with `envprint freshness LOG --baseline FP`.",
+    ),
+    Explanation(
         "policy.version",
         "Version outside the policy's range",
         "The policy requires a version range for this package on the serving side.",

@@ -483,6 +483,9 @@ class Fingerprint(_Record):
     custom: Mapping[str, Scalar] = field(default_factory=dict)
     #: the policy training requires at serving (signed with the rest); plain data, see envprint.policy
     policy: Mapping[str, Any] | None = None
+    #: training-time feature freshness profile (age of feature values at label time), plain data,
+    #: see envprint.freshness; compared by `envprint freshness --baseline`, not by diff
+    freshness: Mapping[str, Any] | None = None
 
     def to_data(self) -> dict[str, Any]:
         """Returns the fingerprint as plain data (what the file and `show --format json` hold)."""

@@ -243,6 +243,7 @@ PAIRS: list[Pair] = [
     ("artifact.differs", "artifact.digest", Severity.critical, lambda: T().replace(artifact=_artifact("ab" * 32)),
      lambda: T().replace(artifact=_artifact("cd" * 32))),
     ("policy.differs", "policy", Severity.info, T, lambda: T().replace(policy={"preset": "strict"})),
+    ("freshness.profile", "freshness", Severity.info, T, lambda: T().replace(freshness={"features": {}})),
     ("probe.missing", "probes.blas_gemm_f32", Severity.info, T, lambda: with_probe(T(), "blas_gemm_f32", None)),
     ("probe.skipped", "probes.blas_gemm_f32", Severity.info, T,
      lambda: with_probe(T(), "blas_gemm_f32", _probe_with(status="skipped", reason="time budget spent"))),
