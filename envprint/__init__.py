@@ -11,15 +11,14 @@ environment the model was not validated in::
 
     envprint.guard("model/", trusted_keys=["train.pub"])  # serving startup: raises EnvironmentMismatch
 
-Importing envprint is cheap: it imports neither numpy, TensorFlow, torch nor pynvml; the heavier
-parts load on first use.
+Importing envprint is cheap: it imports neither numpy, TensorFlow, torch nor pynvml; the public
+names below load their modules on first use. No submodule shares a name with a public function
+(`capturing` defines `capture`, `diffing` defines `diff`, `serving` defines `guard`).
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 from envprint._version import __version__
@@ -36,13 +35,13 @@ from envprint.errors import (
 )
 
 if TYPE_CHECKING:
-    from envprint.capture import capture
+    from envprint.capturing import capture
     from envprint.codec import load
-    from envprint.diff import diff
-    from envprint.guard import guard
+    from envprint.diffing import diff
     from envprint.model import Fingerprint, Unavailable
     from envprint.parity import probe
     from envprint.seeding import seed_everything
+    from envprint.serving import guard
 
 __all__ = [
     "ArtifactMismatchError",
@@ -69,15 +68,13 @@ __all__ = [
 _LAZY = {
     "Fingerprint": "envprint.model",
     "Unavailable": "envprint.model",
-    "capture": "envprint.capture",
-    "diff": "envprint.diff",
-    "guard": "envprint.guard",
+    "capture": "envprint.capturing",
+    "diff": "envprint.diffing",
+    "guard": "envprint.serving",
     "load": "envprint.codec",
     "probe": "envprint.parity",
     "seed_everything": "envprint.seeding",
 }
-# functions named like the submodule that defines them: importing the submodule must not rebind them
-_SHADOWED = frozenset({"capture", "diff", "guard"})
 
 
 def __getattr__(name: str) -> Any:
@@ -87,20 +84,3 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
-
-
-class _Package(types.ModuleType):
-    """The envprint package object: keeps `envprint.capture` (and diff, guard) the public functions.
-
-    Importing the submodule `envprint.capture` makes the import system set the package attribute
-    `capture` to the module, hiding the function of the same name; that one assignment is ignored
-    (`sys.modules` still holds the submodule, so `from envprint.capture import ...` works).
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _SHADOWED and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

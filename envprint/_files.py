@@ -1,13 +1,17 @@
-"""Reads small input files (fingerprints, keys, keyrings, policies) safely.
+"""Reads and writes envprint's files safely: one reader and one writer for every file kind.
 
-One helper so every reader refuses the same things the same way: a FIFO or device (which would
-block forever), a directory, a file over the size limit, an unreadable path.
+`read_regular` refuses the same things the same way for every reader: a FIFO or device (which would
+block forever), a directory, a file over the size limit, an unreadable path. `atomic_write` is the one
+writer: a crash leaves the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 from envprint.errors import EnvprintError, UsageError
@@ -51,3 +55,70 @@ def read_regular(
         raise error(f"{p}: cannot read {what} ({e.strerror or e})") from None
     finally:
         os.close(fd)
+
+
+def atomic_write(
+    path: str | os.PathLike[str], data: bytes | Iterable[bytes], *, mode: int = 0o644, replace: bool = True
+) -> Path:
+    """Returns `path` after writing `data` there atomically: a crash leaves the old file or the new one.
+
+    Writes a temporary file in the same directory (created 0600 whatever the umask, so a private key
+    is never readable by others on the way), fsyncs it, gives it `mode`, moves it into place and
+    fsyncs the directory. With ``replace=False`` an existing file is never replaced (keys): the move
+    is a hard link, which fails when the target exists, and `UsageError` says so.
+    """
+    import tempfile  # only writers need it (~3 ms of imports a reader should not pay)
+
+    p = Path(path)
+    directory = p.parent if str(p.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise UsageError(f"{p}: cannot write in {directory} ({e.strerror or e})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in [data] if isinstance(data, bytes) else data:
+                f.write(chunk)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            os.fsync(f.fileno())
+        if replace:
+            os.replace(tmp, p)
+        else:
+            _link_new(tmp, p, mode)
+    except FileExistsError:
+        raise UsageError(f"{p}: already exists; refusing to overwrite it") from None
+    except OSError as e:
+        raise UsageError(f"{p}: cannot write ({e.strerror or e})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # after a replace there is nothing left to remove; after a link, the name
+    with contextlib.suppress(OSError):  # directory fsync is unsupported on some filesystems
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    return p
+
+
+def _link_new(tmp: str, path: Path, mode: int) -> None:
+    """Moves `tmp` to a `path` that must not exist yet: a hard link (unlike rename, it fails on an existing target)."""
+    try:
+        os.link(tmp, path)
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+            raise
+        # a filesystem without hard links: create exclusively and copy
+        with open(tmp, "rb") as src:
+            data = src.read()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode & 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                os.fchmod(f.fileno(), mode)
+                os.fsync(f.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise

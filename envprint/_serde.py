@@ -17,9 +17,8 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from envprint.model import Unavailable
+from envprint._base import UNAVAILABLE_KEY, Unavailable
 
-UNAVAILABLE_KEY = "$unavailable"
 _NONE_TYPE = type(None)
 
 

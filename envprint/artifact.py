@@ -16,28 +16,24 @@ backslashes) before anything is read from disk, even though the manifest is sign
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import fnmatch
 import hashlib
 import os
 import re
 import stat
-import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from envprint.codec import read
 from envprint.errors import ArtifactMismatchError, UsageError
 from envprint.model import ArtifactFile, ArtifactManifest
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
-    from envprint.codec import Loaded
     from envprint.signing import TrustedKeysLike
 
 __all__ = [
@@ -45,18 +41,17 @@ __all__ = [
     "DEFAULT_EXCLUDES",
     "FINGERPRINT_NAME",
     "HASH_ALGORITHM",
-    "PROGRESS_THRESHOLD",
     "ChangeKind",
     "FileChange",
     "ProgressCallback",
     "Verification",
     "artifact_for_fingerprint",
+    "check_binding",
     "default_fp_path",
     "directory_digest",
     "find_fingerprint",
     "format_changes",
     "manifest",
-    "rich_progress",
     "validate_manifest",
     "verify",
     "verify_file",
@@ -69,9 +64,6 @@ FINGERPRINT_NAME = "envprint.fp"
 DEFAULT_EXCLUDES: tuple[str, ...] = ("*.fp", ".*.fp.*.tmp")
 #: the exclusions a verifier honours when a (signed) manifest lists them; anything else is refused
 ALLOWED_EXCLUDES = frozenset(DEFAULT_EXCLUDES)
-#: artifacts at least this large get a progress bar from `rich_progress`
-PROGRESS_THRESHOLD = 100 * 1000 * 1000
-
 #: progress(bytes_hashed_so_far, bytes_total); called from worker threads
 ProgressCallback = Callable[[int, int], None]
 
@@ -658,7 +650,7 @@ class Verification:
         if m is None:
             lines.append("--  the fingerprint is not bound to a model artifact")
         elif self.artifact_path is None:
-            lines.append(f"--  artifact {m.name} NOT CHECKED: pass --artifact PATH to check the model files")
+            lines.append(f"--  artifact {m.name} NOT CHECKED (--signature-only): the model files were not read")
         else:
             total = sum(f.size for f in m.files)
             lines.append(
@@ -668,90 +660,58 @@ class Verification:
         return "\n".join(lines)
 
 
-def verify_file(
+def check_binding(
+    manifest: ArtifactManifest | None,
     fp_path: str | os.PathLike[str],
-    trusted_keys: TrustedKeysLike,
-    *,
     artifact: str | os.PathLike[str] | None = None,
+    *,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
-) -> Verification:
-    """Returns the verification of a fingerprint file: signature first, then its artifact.
+) -> Path | None:
+    """Returns the artifact verified against a fingerprint's manifest, None when the fingerprint is unbound.
 
-    The artifact checked is `artifact`, or else the one at the fingerprint's default place
-    (`artifact_for_fingerprint`). Raises `SignatureError` when no trusted key verifies the file and
-    `ArtifactMismatchError` when the files differ, or when `artifact` is given for an unbound fingerprint.
+    The one artifact-binding rule, for `verify`, `check` and `guard()`:
+
+    * a bound fingerprint is checked against `artifact`, or else the artifact at its default place
+      (`artifact_for_fingerprint`); when neither exists the model is missing: `ArtifactMismatchError`;
+    * differing files raise `ArtifactMismatchError` listing them (`verify`);
+    * an unbound fingerprint cannot vouch for an `artifact` named explicitly: `ArtifactMismatchError`.
     """
-    from envprint.codec import read
-
-    loaded: Loaded = read(Path(fp_path), trusted_keys=trusted_keys)
-    m = loaded.fingerprint.artifact
     target = Path(artifact) if artifact is not None else None
-    if m is None:
+    if manifest is None:
         if target is not None:
             raise ArtifactMismatchError(
                 f"{fp_path}: the fingerprint is not bound to any artifact, so it cannot vouch for {target}",
                 hint="capture the fingerprint with --artifact PATH on the training side",
             )
-    else:
-        if target is None:
-            target = artifact_for_fingerprint(fp_path)
-        if target is not None:
-            verify(m, target, workers=workers, progress=progress)
-    return Verification(Path(fp_path), loaded.verified_keyids, target if m is not None else None, m)
+        return None
+    if target is None:
+        target = artifact_for_fingerprint(fp_path)
+    if target is None:
+        raise ArtifactMismatchError(
+            f"{fp_path}: bound to artifact {manifest.name!r}, which is not beside the fingerprint",
+            hint="pass the model's path (--artifact PATH), or check the signature alone with --signature-only",
+        )
+    verify(manifest, target, workers=workers, progress=progress)
+    return target
 
 
-# ---------------------------------------------------------------------------------------- progress
+def verify_file(
+    fp_path: str | os.PathLike[str],
+    trusted_keys: TrustedKeysLike,
+    *,
+    artifact: str | os.PathLike[str] | None = None,
+    signature_only: bool = False,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> Verification:
+    """Returns the verification of a fingerprint file: signature first, then its artifact (`check_binding`).
 
-
-@contextlib.contextmanager
-def rich_progress(
-    *, description: str = "hashing", threshold: int = PROGRESS_THRESHOLD
-) -> Iterator[ProgressCallback | None]:
-    """Yields a progress callback that shows a rich bar on stderr, or None when stderr is no terminal.
-
-    The bar appears only once the total to hash is known to be at least `threshold` bytes.
+    Raises `SignatureError` when no trusted key verifies the file and `ArtifactMismatchError` when
+    the files differ, when the bound model is missing, or when `artifact` is given for an unbound
+    fingerprint. ``signature_only`` checks the signature alone (it proves less: say so).
     """
-    if not sys.stderr.isatty():
-        yield None
-        return
-    bar = _RichBar(description, threshold)
-    try:
-        yield bar
-    finally:
-        bar.close()
-
-
-class _RichBar:
-    def __init__(self, description: str, threshold: int) -> None:
-        self.description = description
-        self.threshold = threshold
-        self.lock = threading.Lock()
-        self.progress: Progress | None = None
-        self.task: TaskID | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if total < self.threshold:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
-        with self.lock:
-            if self.progress is None:
-                p = Progress(
-                    "[progress.description]{task.description}",
-                    BarColumn(),
-                    DownloadColumn(),
-                    TransferSpeedColumn(),
-                    console=Console(stderr=True),
-                    transient=True,
-                )
-                p.start()
-                self.progress, self.task = p, p.add_task(self.description, total=total)
-            assert self.task is not None
-            self.progress.update(self.task, completed=done, total=total)
-
-    def close(self) -> None:
-        with self.lock:
-            if self.progress is not None:
-                self.progress.stop()
+    loaded = read(Path(fp_path), trusted_keys=trusted_keys)
+    m = loaded.fingerprint.artifact
+    target = None if signature_only else check_binding(m, fp_path, artifact, workers=workers, progress=progress)
+    return Verification(Path(fp_path), loaded.verified_keyids, target, m)

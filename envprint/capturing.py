@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from envprint._version import __version__
+from envprint.artifact import manifest as build_manifest
 from envprint.collect import blas, cpu, determinism, env, gpu, locale_time, memory, packages, platform, python
 from envprint.errors import CaptureError, UsageError
 from envprint.model import SCHEMA_VERSION, Fingerprint, Meta, ProbeResult, Scalar, Unavailable
+from envprint.policy import resolve_policy
 from envprint.privacy import redact_path
 
 __all__ = ["capture", "import_modules", "unavailable_paths"]
@@ -58,8 +60,6 @@ def capture(
     """
     embedded_policy = None
     if policy is not None:
-        from envprint.policy import resolve_policy
-
         embedded_policy = resolve_policy(policy).to_data()
     import_modules(imports)
     if importlib.util.find_spec("numpy") is not None:
@@ -79,7 +79,7 @@ def capture(
     locale_info = _timed(timings, "locale_time", lambda: locale_time.collect(pkgs if isinstance(pkgs, dict) else None))
     probe_results: Any = {}
     if probes:
-        from envprint.probes import run_suite
+        from envprint.probes.suite import run_suite  # deferred: the probes import numpy, --no-probes does not
 
         builtin = None if probe_groups is None else [g for g in probe_groups if g != "parity"]
         if builtin is None or builtin:
@@ -94,8 +94,6 @@ def capture(
             probe_results.update(recorded)
     manifest = None
     if artifact is not None:
-        from envprint.artifact import manifest as build_manifest
-
         start = time.perf_counter()
         manifest = build_manifest(artifact, progress=artifact_progress)
         timings["artifact"] = time.perf_counter() - start

@@ -3,15 +3,13 @@
 Every error the public API raises is an `EnvprintError`. Each carries an exit code for the CLI and a
 `diagnostics()` text that tells the user what to do next; third-party exceptions (msgpack,
 cryptography, NVML, OS errors) are wrapped at the boundary and never escape undressed.
+
+This module imports nothing else of envprint, so every module can raise these errors.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from envprint.diff import DiffReport
-    from envprint.guard import GuardResult
+from typing import Any
 
 __all__ = [
     "ArtifactMismatchError",
@@ -117,12 +115,13 @@ class EnvironmentMismatch(EnvprintError):
         self,
         message: str,
         *,
-        report: DiffReport | None = None,
-        result: GuardResult | None = None,
+        report: Any = None,
+        result: Any = None,
         hint: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
-        #: the `DiffReport` the refusal was based on
+        #: the `envprint.report.DiffReport` the refusal was based on
         self.report = report
-        #: the guard's full result (policy decisions, trust, timings) when raised by `envprint.guard`
+        #: the guard's full result (`envprint.serving.GuardResult`: policy decisions, trust, timings)
+        #: when raised by `envprint.guard`
         self.result = result

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from envprint.diff import Finding
+    from envprint.report import Finding
 
 __all__ = ["CATALOGUE", "KINDS", "PROBE_GROUPS", "PROBE_REMEDIES", "Explanation", "catalogue_markdown", "explain"]
 

@@ -26,9 +26,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envprint.codec import Envelope, Loaded, Signature, decode_fingerprint, read_envelope
+from envprint.codec import Loaded, decode_fingerprint
+from envprint.envelope import Envelope, Signature, read_envelope
 from envprint.errors import FingerprintFormatError, UnsupportedSchemaError, UsageError
-from envprint.model import SCHEMA_VERSION, Fingerprint, Package
+from envprint.model import SCHEMA_VERSION, Fingerprint, Package, Unavailable
+from envprint.signing import keyid, load_private_key, sign, verify_envelope, verify_signatures
 
 if TYPE_CHECKING:
     from packaging.version import Version
@@ -117,8 +119,6 @@ def to_in_toto(source: Loaded | Envelope | Fingerprint, *, key: PrivateKeyLike |
     ).encode("utf-8")
     signatures = []
     if key is not None:
-        from envprint.signing import sign
-
         s = sign(IN_TOTO_PAYLOAD_TYPE, payload, key)
         signatures.append({"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode("ascii")})
     envelope = {
@@ -137,8 +137,6 @@ def export_file(fp_path: str | os.PathLike[str], *, key: PrivateKeyLike | None) 
     """
     envelope = read_envelope(Path(fp_path))
     if key is not None:
-        from envprint.signing import keyid, load_private_key, verify_envelope
-
         private = load_private_key(key)
         if any(s.keyid == keyid(private) for s in envelope.signatures):
             verify_envelope(envelope, [private.public_key()], source=str(fp_path))
@@ -164,8 +162,6 @@ def verify_in_toto(data: bytes | str, trusted_keys: TrustedKeysLike) -> dict[str
     `FingerprintFormatError` for a malformed envelope or statement and `SignatureError` when no
     trusted key verifies it.
     """
-    from envprint.signing import verify_signatures
-
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if len(raw) > _MAX_JSON_BYTES:
         raise FingerprintFormatError("in-toto envelope: too large")
@@ -227,8 +223,6 @@ def to_requirements(fp: Fingerprint) -> str:
     """
     from packaging.version import InvalidVersion, Version
 
-    from envprint.model import Unavailable
-
     if isinstance(fp.packages, Unavailable):
         raise UsageError(f"the fingerprint has no package list ({fp.packages.reason}), so nothing can be pinned")
     lines = _requirements_header(fp)
@@ -270,8 +264,6 @@ def _comment(text: str) -> str:
 
 
 def _requirements_header(fp: Fingerprint) -> list[str]:
-    from envprint.model import Unavailable
-
     label = f" {fp.meta.label!r}" if fp.meta.label else ""
     lines = [f"# pinned by envprint {fp.meta.envprint_version} from fingerprint{label} captured {fp.meta.created}"]
     if isinstance(fp.python, Unavailable):

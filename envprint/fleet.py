@@ -35,12 +35,15 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from envprint.codec import Envelope, Loaded
+from envprint._serde import SchemaMismatch, from_data, type_hints
+from envprint.codec import Loaded, authenticate, decode_fingerprint, unpack_payload
+from envprint.diffing import diff, identity_digest
+from envprint.envelope import Envelope, Trust, payload_type_for, read_envelope
 from envprint.errors import EnvprintError, FingerprintFormatError, UsageError
 from envprint.model import SCHEMA_VERSION, Fingerprint, Meta, ProbeResult, Unavailable
 
 if TYPE_CHECKING:
-    from envprint.diff import DiffReport
+    from envprint.report import DiffReport
     from envprint.signing import TrustedKeysLike
 
 __all__ = [
@@ -68,7 +71,7 @@ class Member:
     host: str  # the "host" tag when present (Spark's executor host), else the captured hostname
     label: str | None
     tags: Mapping[str, str]
-    trust: str  # "verified", "unverified", "unsigned" (see codec.Loaded), or "live" (captured in memory)
+    trust: Trust  # of the file it was read from, or live (captured in memory)
 
 
 @dataclass(frozen=True)
@@ -178,15 +181,11 @@ class _Environment:
 
     def fingerprint(self) -> Fingerprint:
         if self._fingerprint is None:
-            from envprint.codec import decode_fingerprint
-
             self._fingerprint = decode_fingerprint(self.envelope, source=self.source)
         return self._fingerprint
 
     def digest(self) -> str:
         if self._digest is None:
-            from envprint.diff import identity_digest
-
             self._digest = identity_digest(self.fingerprint())
         return self._digest
 
@@ -227,7 +226,7 @@ def read_files(
     """
     keys: TrustedKeysLike | None = None
     if trusted_keys is not None:
-        from envprint.signing import Keyring
+        from envprint.signing import Keyring  # defers cryptography to fleets read with keys
 
         keys = Keyring.of(trusted_keys)  # parse the key files once, not once per fingerprint
     environments: dict[str, _Environment] = {}
@@ -244,18 +243,11 @@ def read_files(
 
 
 def _read_one(path: Path, keys: TrustedKeysLike | None, environments: dict[str, _Environment]) -> FleetFile:
-    from envprint.codec import payload_type_for, read_envelope
-
     source = str(path)
     envelope = read_envelope(path)
-    trust = "unverified" if envelope.signatures else "unsigned"
-    if keys is not None:
-        from envprint.signing import verify_envelope
-
-        verify_envelope(envelope, keys, source=source)
-        trust = "verified"
+    trust, _ = authenticate(envelope, keys, source=source)
     if envelope.payload_type == payload_type_for(SCHEMA_VERSION):
-        data = _payload_map(envelope, source)
+        data = unpack_payload(envelope, source=source)
         meta = _meta(data.get("meta"), source)
         key = "c:" + hashlib.sha256(msgpack.packb(_strip(Fingerprint, data), use_bin_type=True)).hexdigest()
         environment = environments.get(key) or _Environment(envelope, source)
@@ -268,19 +260,7 @@ def _read_one(path: Path, keys: TrustedKeysLike | None, environments: dict[str, 
     return FleetFile(_member_of(meta, source, trust, source), key, environment)
 
 
-def _payload_map(envelope: Envelope, source: str) -> dict[str, Any]:
-    try:
-        data = msgpack.unpackb(envelope.payload, raw=False, strict_map_key=True, use_list=True)
-    except Exception as e:  # msgpack raises many unrelated types on garbage input
-        raise FingerprintFormatError(f"{source}: payload is not valid msgpack ({type(e).__name__})") from None
-    if not isinstance(data, dict):
-        raise FingerprintFormatError(f"{source}: payload is not a map")
-    return data
-
-
 def _meta(data: Any, source: str) -> Meta:
-    from envprint._serde import SchemaMismatch, from_data
-
     try:
         meta: Meta = from_data(Meta, data, "meta")
     except SchemaMismatch as e:
@@ -302,8 +282,6 @@ _INCOMPARABLE_PROBE = frozenset({"digest", "outputs", "flags"})
 
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
-    from envprint._serde import type_hints
-
     return type_hints(cls)
 
 
@@ -396,8 +374,6 @@ def group(
     reference. When `reference` is itself among `fingerprints` (the same object or file), it is not
     counted as a member. `skipped` lists inputs that could not be read, for the report.
     """
-    from envprint.diff import identity_digest
-
     ref: _Entry | None = None if reference is None else _entry(reference, "reference")
     entries = [_entry(item, f"fingerprint {i + 1}") for i, item in enumerate(fingerprints)]
     if ref is not None:
@@ -438,14 +414,12 @@ class _Entry:
 
 
 def _entry(item: FleetFile | Loaded | Fingerprint, unnamed: str) -> _Entry:
-    from envprint.diff import identity_digest
-
     if isinstance(item, FleetFile):
         return _Entry(item.member, item._environment.fingerprint, item._environment.digest, item)
     if isinstance(item, Loaded):
         fp, file, trust = item.fingerprint, (str(item.path) if item.path else None), item.trust
     else:
-        fp, file, trust = item, None, "live"
+        fp, file, trust = item, None, Trust.live
     member = _member_of(fp.meta, file, trust, file or member_name(fp.meta, unnamed))
     return _Entry(member, lambda: fp, functools.cache(lambda: identity_digest(fp)), item)
 
@@ -475,8 +449,6 @@ def _largest(by_digest: Mapping[str, list[_Entry]]) -> tuple[str, str]:
 
 
 def _diff(reference: _Entry, entry: _Entry) -> DiffReport:
-    from envprint.diff import diff
-
     return diff(
         reference.fingerprint(),
         entry.fingerprint(),
@@ -497,6 +469,6 @@ def member_name(meta: Meta, unnamed: str) -> str:
     return meta.label or unnamed
 
 
-def _member_of(meta: Meta, file: str | None, trust: str, name: str) -> Member:
+def _member_of(meta: Meta, file: str | None, trust: Trust, name: str) -> Member:
     host = meta.tags.get("host") or meta.hostname
     return Member(name=name, file=file, host=host, label=meta.label, tags=dict(meta.tags), trust=trust)

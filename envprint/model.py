@@ -16,22 +16,20 @@ line up field by field. Instances are immutable; treat the mappings inside them 
 from __future__ import annotations
 
 import dataclasses
-import sys
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeVar
+from dataclasses import field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-if sys.version_info >= (3, 11):
-    from typing import dataclass_transform
-else:  # Python 3.10: the decorator only informs type checkers
+import msgpack
 
-    def dataclass_transform(**_: Any) -> Any:
-        return lambda f: f
-
+from envprint._base import Record, Scalar, Unavailable, descriptive, is_descriptive, record
+from envprint._serde import SchemaMismatch, from_data, to_data
+from envprint.envelope import Envelope, payload_type_for, write_envelope
+from envprint.errors import FingerprintFormatError
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from envprint.signing import PrivateKeyLike
 
 __all__ = [
@@ -54,6 +52,7 @@ __all__ = [
     "ProbeOutput",
     "ProbeResult",
     "PythonInfo",
+    "Record",
     "Scalar",
     "Unavailable",
     "descriptive",
@@ -64,110 +63,11 @@ __all__ = [
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Unavailable:
-    """A value that could not be measured on this host, with the reason why."""
-
-    reason: str
-
-    def __str__(self) -> str:
-        return f"unavailable ({self.reason})"
-
-
-#: a leaf value of the free-form maps (framework state, custom metadata)
-Scalar: TypeAlias = str | int | float | bool | Unavailable | None
-
-
-def descriptive(*, default: Any = dataclasses.MISSING) -> Any:
-    """Returns a dataclass field marked descriptive: shown, never an identity difference."""
-    if default is dataclasses.MISSING:
-        return field(metadata={"descriptive": True})
-    return field(default=default, metadata={"descriptive": True})
-
-
-def is_descriptive(cls: type, name: str) -> bool:
-    """Returns whether field `name` of dataclass `cls` is descriptive rather than identity."""
-    for f in dataclasses.fields(cls):
-        if f.name == name:
-            return bool(f.metadata.get("descriptive", False))
-    raise KeyError(f"{cls.__name__} has no field {name!r}")
-
-
-class _Record:
-    """__init__, equality, hashing, repr and immutability shared by the model's classes.
-
-    The model classes are dataclasses for their fields (`dataclasses.fields`, `replace`, `asdict`
-    work) but their methods are written once here instead of generated and compiled per class by
-    `dataclass`: the model is imported by every envprint process, and per-class code generation
-    cost ~25 ms of that import.
-    """
-
-    __slots__ = ()
-    __dataclass_fields__: ClassVar[dict[str, Any]]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        fields = self.__dataclass_fields__
-        names = list(fields)
-        if len(args) > len(names):
-            raise TypeError(f"{type(self).__name__}() takes {len(names)} arguments, got {len(args)}")
-        values = dict(zip(names[: len(args)], args, strict=True))
-        for key, value in kwargs.items():
-            if key not in fields:
-                raise TypeError(f"{type(self).__name__}() got an unexpected argument {key!r}")
-            if key in values:
-                raise TypeError(f"{type(self).__name__}() got multiple values for argument {key!r}")
-            values[key] = value
-        for name in names:
-            if name in values:
-                value = values[name]
-            else:
-                f = fields[name]
-                if f.default is not dataclasses.MISSING:
-                    value = f.default
-                elif f.default_factory is not dataclasses.MISSING:
-                    value = f.default_factory()
-                else:
-                    raise TypeError(f"{type(self).__name__}() missing required argument {name!r}")
-            object.__setattr__(self, name, value)
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__dataclass_fields__)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, _Record)
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash((self.__class__, self._values()))
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__dataclass_fields__)
-        return f"{self.__class__.__qualname__}({fields})"
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
-
-
-_T = TypeVar("_T", bound=type)
-
-
-@dataclass_transform(frozen_default=True, eq_default=True, field_specifiers=(field, descriptive))
-def _record(cls: _T) -> _T:
-    """Returns `cls` made a frozen model class: dataclass fields, `_Record`'s shared methods."""
-    dataclass(init=False, eq=False, repr=False)(cls)  # adds the fields in place (no slots: same class)
-    return cls
-
-
 # --------------------------------------------------------------------------------------------- meta
 
 
-@_record
-class Meta(_Record):
+@record
+class Meta(Record):
     """Who wrote the fingerprint, when and how. Everything here but the schema version is descriptive."""
 
     schema_version: int
@@ -186,8 +86,8 @@ class Meta(_Record):
 # ------------------------------------------------------------------------------------------- python
 
 
-@_record
-class PythonInfo(_Record):
+@record
+class PythonInfo(Record):
     """The interpreter: what runs the model's Python code."""
 
     version: str  # "3.11.7"
@@ -210,8 +110,8 @@ class PythonInfo(_Record):
 # ----------------------------------------------------------------------------------------- packages
 
 
-@_record
-class Package(_Record):
+@record
+class Package(Record):
     """One installed distribution, keyed in `Fingerprint.packages` by its normalised name."""
 
     version: str | Unavailable
@@ -227,8 +127,8 @@ class Package(_Record):
 # ----------------------------------------------------------------------------------------- platform
 
 
-@_record
-class PlatformInfo(_Record):
+@record
+class PlatformInfo(Record):
     """Operating system, kernel and C library."""
 
     system: str  # "Linux"
@@ -248,8 +148,8 @@ class PlatformInfo(_Record):
 # ---------------------------------------------------------------------------------------------- cpu
 
 
-@_record
-class NumpySimd(_Record):
+@record
+class NumpySimd(Record):
     """numpy's runtime SIMD dispatch: what it was built for and what it found on this CPU."""
 
     baseline: tuple[str, ...]
@@ -258,8 +158,8 @@ class NumpySimd(_Record):
     not_found: tuple[str, ...]
 
 
-@_record
-class CpuInfo(_Record):
+@record
+class CpuInfo(Record):
     """The processor as the numeric libraries see it."""
 
     machine: str
@@ -283,8 +183,8 @@ class CpuInfo(_Record):
 # ------------------------------------------------------------------------------------------- memory
 
 
-@_record
-class MemoryInfo(_Record):
+@record
+class MemoryInfo(Record):
     """Memory sizes: descriptive (they do not change numbers) but useful when reading a report."""
 
     total_bytes: int | Unavailable = descriptive()
@@ -295,8 +195,8 @@ class MemoryInfo(_Record):
 # ---------------------------------------------------------------------------------------------- gpu
 
 
-@_record
-class GpuDevice(_Record):
+@record
+class GpuDevice(Record):
     """One GPU, or one MIG instance of it, as NVML reports it."""
 
     name: str | Unavailable
@@ -310,8 +210,8 @@ class GpuDevice(_Record):
     pci_bus_id: str | Unavailable = descriptive()
 
 
-@_record
-class GpuInfo(_Record):
+@record
+class GpuInfo(Record):
     """NVIDIA GPUs and driver. The whole section is `Unavailable` without NVML, driver or devices."""
 
     driver_version: str | Unavailable
@@ -323,8 +223,8 @@ class GpuInfo(_Record):
 # --------------------------------------------------------------------------------------------- blas
 
 
-@_record
-class BlasLibrary(_Record):
+@record
+class BlasLibrary(Record):
     """One native BLAS or OpenMP library loaded in the process (threadpoolctl's view)."""
 
     user_api: str  # "blas" or "openmp"
@@ -338,8 +238,8 @@ class BlasLibrary(_Record):
     filepath: str = descriptive(default="")
 
 
-@_record
-class BlasInfo(_Record):
+@record
+class BlasInfo(Record):
     """Every BLAS/OpenMP library loaded, keyed "owner/internal_api" (e.g. "numpy/openblas")."""
 
     libraries: Mapping[str, BlasLibrary]
@@ -348,8 +248,8 @@ class BlasInfo(_Record):
 # -------------------------------------------------------------------------------------- determinism
 
 
-@_record
-class DeterminismInfo(_Record):
+@record
+class DeterminismInfo(Record):
     """Determinism flags, thread settings, seeds and the state of already-imported frameworks."""
 
     #: the allow-listed numerics variables; None records "unset" (which is itself a setting)
@@ -366,8 +266,8 @@ class DeterminismInfo(_Record):
 # ------------------------------------------------------------------------------------- locale, time
 
 
-@_record
-class LocaleTimeInfo(_Record):
+@record
+class LocaleTimeInfo(Record):
     """Time zone, tzdata and locale: they move hour-of-day features, parsing and collation."""
 
     tz_env: str | None  # the TZ variable as set
@@ -388,8 +288,8 @@ class LocaleTimeInfo(_Record):
 # ------------------------------------------------------------------------------------------- probes
 
 
-@_record
-class ProbeOutput(_Record):
+@record
+class ProbeOutput(Record):
     """One named output of a probe: enough to measure how far another host's output is from it.
 
     Float outputs carry `samples` (float.hex of values at fixed, evenly spaced indices) so diff can
@@ -415,8 +315,8 @@ class ProbeOutput(_Record):
     elementwise: bool = False
 
 
-@_record
-class ProbeResult(_Record):
+@record
+class ProbeResult(Record):
     """The bits of one probe: digests, samples and decoded flags."""
 
     group: str
@@ -435,8 +335,8 @@ class ProbeResult(_Record):
 # ----------------------------------------------------------------------------------------- artifact
 
 
-@_record
-class ArtifactFile(_Record):
+@record
+class ArtifactFile(Record):
     """One regular file of a model directory (or the single model file)."""
 
     path: str  # POSIX, relative to the artifact root
@@ -444,8 +344,8 @@ class ArtifactFile(_Record):
     sha256: str
 
 
-@_record
-class ArtifactManifest(_Record):
+@record
+class ArtifactManifest(Record):
     """The model files the fingerprint is bound to."""
 
     name: str  # basename of the file or directory
@@ -459,8 +359,8 @@ class ArtifactManifest(_Record):
 # -------------------------------------------------------------------------------------- fingerprint
 
 
-@_record
-class Fingerprint(_Record):
+@record
+class Fingerprint(Record):
     """Everything about an environment that can change a model's numbers."""
 
     meta: Meta
@@ -489,17 +389,12 @@ class Fingerprint(_Record):
 
     def to_data(self) -> dict[str, Any]:
         """Returns the fingerprint as plain data (what the file and `show --format json` hold)."""
-        from envprint._serde import to_data
-
         data: dict[str, Any] = to_data(self)
         return data
 
     @classmethod
     def from_data(cls, data: Any) -> Fingerprint:
         """Returns the fingerprint held in plain data; raises FingerprintFormatError if it does not fit."""
-        from envprint._serde import SchemaMismatch, from_data
-        from envprint.errors import FingerprintFormatError
-
         try:
             fp: Fingerprint = from_data(cls, data)
         except SchemaMismatch as e:
@@ -508,11 +403,22 @@ class Fingerprint(_Record):
             raise FingerprintFormatError("not a valid fingerprint: nested too deeply") from None
         return fp
 
-    def save(self, path: str | Path, *, key: PrivateKeyLike | None = None) -> Path:
-        """Returns the path written: this fingerprint, atomically, signed when `key` is given."""
-        from envprint import codec
+    def payload(self) -> bytes:
+        """Returns the msgpack payload bytes of this fingerprint (stable key order): what is signed."""
+        return msgpack.packb(self.to_data(), use_bin_type=True)
 
-        return codec.save(self, path, key=key)
+    def envelope(self, *, key: PrivateKeyLike | None = None) -> Envelope:
+        """Returns the envelope of this fingerprint, signed with `key` when given."""
+        env = Envelope(payload_type_for(self.meta.schema_version), self.payload())
+        if key is None:
+            return env
+        from envprint.signing import add_signature  # defers cryptography (~30 ms) to writers that sign
+
+        return add_signature(env, key)
+
+    def save(self, path: str | os.PathLike[str], *, key: PrivateKeyLike | None = None) -> Path:
+        """Returns the path written: this fingerprint, atomically, signed when `key` is given."""
+        return write_envelope(self.envelope(key=key), path)
 
     def replace(self, **changes: Any) -> Fingerprint:
         """Returns a copy with the given top-level fields replaced."""

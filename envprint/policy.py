@@ -44,9 +44,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from envprint.diff import DiffReport, Finding, Severity
+from envprint._files import read_regular
+from envprint.collect.packages import normalise
+from envprint.diffing.packages import NUMERICS_PACKAGES
 from envprint.errors import PolicyError
 from envprint.model import Fingerprint, Unavailable
+from envprint.report import DiffReport, Finding, Severity
 
 __all__ = [
     "PRESETS",
@@ -397,8 +400,6 @@ def _release_note(finding: Finding, parts: int) -> str:
 
 
 def _normalise(name: str) -> str:
-    from envprint.collect.packages import normalise
-
     return normalise(name)
 
 
@@ -411,8 +412,6 @@ def _match(glob: str, path: str) -> bool:
 def _compiled(glob: str) -> re.Pattern[str]:
     """Returns a regex for `glob` (fnmatch syntax, ``@numerics`` expanded) that also matches descendants."""
     if "@numerics" in glob:
-        from envprint.diff import NUMERICS_PACKAGES
-
         head, _, tail = glob.partition("@numerics")
         names = "|".join(_body(name) for name in NUMERICS_PACKAGES)
         body = f"{_body(head)}(?:{names}){_body(tail)}"
@@ -497,8 +496,6 @@ def resolve_policy(policy: str | os.PathLike[str] | Policy | Mapping[str, Any] |
 
 def load_policy(path: str | Path) -> Policy:
     """Returns the policy in a TOML file: its ``[policy]`` table, or ``[tool.envprint.policy]`` of pyproject.toml."""
-    from envprint._files import read_regular
-
     p = Path(path)
     data = read_regular(p, 4 * 1024 * 1024, "policy", error=PolicyError)
     try:

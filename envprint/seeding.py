@@ -12,6 +12,8 @@ import sys
 import threading
 from typing import Literal
 
+from envprint.errors import UsageError
+
 __all__ = ["recorded_seeds", "seed_everything"]
 
 _lock = threading.Lock()
@@ -28,8 +30,6 @@ def seed_everything(seed: int, *, frameworks: Literal["importable", "imported"] 
     """
     value: object = seed  # validated at runtime: callers pass anything
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
-        from envprint.errors import UsageError
-
         raise UsageError(f"seed must be an integer in [0, 2**32), got {seed!r}")
     done: dict[str, int] = {}
     random.seed(seed)

@@ -17,6 +17,7 @@ only; it never waives a bad signature or a changed artifact.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -26,15 +27,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from envprint.errors import ArtifactMismatchError, EnvironmentMismatch, SignatureError, UsageError
-from envprint.model import Unavailable
+from envprint.artifact import check_binding, find_fingerprint
+from envprint.capturing import capture
+from envprint.codec import authenticate, decode_fingerprint
+from envprint.diffing import diff
+from envprint.envelope import Trust, read_envelope
+from envprint.errors import EnvironmentMismatch, UsageError
+from envprint.model import Fingerprint, Unavailable
+from envprint.policy import Decision, Policy, PolicyResult, combine, effective_policy, evaluate, resolve_policy
+from envprint.probes import GROUPS
+from envprint.probes.transforms import rerun
+from envprint.render.policy import violations_text
+from envprint.report import DiffReport
 
 if TYPE_CHECKING:
-    from envprint.diff import DiffReport
-    from envprint.policy import Decision, Policy, PolicyResult
     from envprint.signing import TrustedKeysLike
 
-__all__ = ["OVERRIDE_ENV", "GuardResult", "guard"]
+__all__ = ["OVERRIDE_ENV", "GuardResult", "LiveComparison", "compare_live", "guard"]
 
 #: the emergency override: ENVPRINT_GUARD=warn logs a refusal instead of raising
 OVERRIDE_ENV = "ENVPRINT_GUARD"
@@ -55,7 +64,7 @@ class GuardResult:
     overridden: bool  # there were violations, but on_mismatch="warn" or ENVPRINT_GUARD=warn let it start
     fingerprint_path: Path
     artifact_path: Path | None  # the artifact verified; None when the fingerprint is not bound to one
-    trust: str  # "verified", or "unsigned"/"unverified" when the policy allows unsigned fingerprints
+    trust: Trust  # verified, or unsigned/unverified when the policy allows unsigned fingerprints
     keyids: tuple[str, ...]  # trusted keys that verified the signature
     policy: str  # the policy (or policies) applied
     report: DiffReport
@@ -113,120 +122,97 @@ def guard(
     when the model files differ from the signed manifest; `UsageError` / `FingerprintFormatError`
     when the fingerprint is missing or unreadable. `nvml` replaces pynvml (tests).
     """
-    from envprint import artifact as artifacts
-    from envprint.capture import capture
-    from envprint.codec import decode_fingerprint, read_envelope
-    from envprint.diff import diff
-    from envprint.policy import combine, effective_policy, evaluate, resolve_policy
-
     if on_mismatch not in ("raise", "warn"):
         raise UsageError(f"on_mismatch must be 'raise' or 'warn', not {on_mismatch!r}")
     start = time.perf_counter()
     local = resolve_policy(policy) if policy is not None else None
     allow_unsigned = local is not None and local.allow_unsigned
-    fp_path = artifacts.find_fingerprint(artifact_or_fp)
+    fp_path = find_fingerprint(artifact_or_fp)
     envelope = read_envelope(fp_path)
-    keyids: tuple[str, ...] = ()
-    if not envelope.signatures and allow_unsigned:
-        trust = "unsigned"  # the local policy admits unsigned fingerprints (development)
-    elif trusted_keys is not None:
-        from envprint.signing import verify_envelope
-
-        keyids = verify_envelope(envelope, trusted_keys, source=str(fp_path))
-        trust = "verified"
-    elif allow_unsigned:
-        trust = "unverified"
-    else:
-        raise SignatureError(
-            f"{fp_path}: no trusted keys given, so the fingerprint cannot be verified; the guard refuses",
-            hint="pass trusted_keys=[PUBLIC_KEY...] (envprint check --key), or set allow_unsigned = true "
-            "in the policy for development only",
-        )
-    train = decode_fingerprint(envelope, source=str(fp_path))
-
-    artifact_path = _artifact_path(artifact_or_fp, fp_path)
-    if verify_artifact:
-        if train.artifact is None:
-            if artifact_path is not None and Path(artifact_or_fp) != fp_path:
-                raise ArtifactMismatchError(
-                    f"{fp_path}: the fingerprint is not bound to an artifact, so {artifact_or_fp} cannot be "
-                    "verified against it",
-                    hint="capture with --artifact on the training side, or pass verify_artifact=False",
-                )
-            artifact_path = None
-        else:
-            if artifact_path is None:
-                raise ArtifactMismatchError(
-                    f"{fp_path}: bound to artifact {train.artifact.name!r}, which is not found beside it"
-                )
-            artifacts.verify(train.artifact, artifact_path)
-    else:
-        artifact_path = None
-
-    groups = _probe_groups(train.probes) if probes else None
-    with _CAPTURE_LOCK:
-        live = capture(probes=bool(groups), probe_groups=groups, nvml=nvml, label="serving (guard)")
-        if probes:
-            from envprint import parity
-
-            # re-run the user transform probes training recorded that this process registers
-            fresh = parity.rerun(train)
-            if fresh and not isinstance(live.probes, Unavailable):
-                live = live.replace(probes={**live.probes, **fresh})
-    report = diff(
-        train.replace(artifact=None),
-        live.replace(artifact=None),
-        a_label=f"{fp_path} ({trust.upper()})",
-        b_label="this process (live)",
-        a_trust=trust,
-        b_trust="live",
+    trust, keyids = authenticate(
+        envelope, trusted_keys, allow_unsigned=allow_unsigned, keys_required=not allow_unsigned, source=str(fp_path)
     )
-    policies, description = effective_policy(train.policy, local, log=logger)
-    result = combine(evaluate(p, report, live) for p in policies)
+    train = decode_fingerprint(envelope, source=str(fp_path))
+    named = Path(artifact_or_fp) if Path(artifact_or_fp) != fp_path else None
+    artifact_path = check_binding(train.artifact, fp_path, named) if verify_artifact else None
 
-    overridden = False
-    passed = result.passed
+    live = compare_live(
+        train, reference=f"{fp_path} ({trust.label})", reference_trust=trust, local=local, probes=probes, nvml=nvml
+    )
+    passed = live.result.passed
     seconds = time.perf_counter() - start
-    outcome = GuardResult(passed, False, fp_path, artifact_path, trust, keyids, description, report, result, seconds)
+    outcome = GuardResult(
+        passed, False, fp_path, artifact_path, trust, keyids, live.policy, live.report, live.result, seconds
+    )
     if not passed:
         message = _refusal_message(outcome)
         if os.environ.get(OVERRIDE_ENV, "").strip().lower() == "warn":
             logger.warning("%s\nENVPRINT_GUARD=warn is set: STARTING ANYWAY (emergency override)", message)
-            overridden = True
         elif on_mismatch == "warn":
             logger.warning("%s\non_mismatch='warn': starting anyway", message)
-            overridden = True
         else:
-            raise EnvironmentMismatch(message, report=report, result=outcome)
-        outcome = GuardResult(
-            passed, overridden, fp_path, artifact_path, trust, keyids, description, report, result, seconds
-        )
+            raise EnvironmentMismatch(message, report=live.report, result=outcome)
+        outcome = dataclasses.replace(outcome, overridden=True)
     logger.info(outcome.summary())
     return outcome
 
 
-def _artifact_path(artifact_or_fp: str | os.PathLike[str], fp_path: Path) -> Path | None:
-    from envprint.artifact import artifact_for_fingerprint
+@dataclass(frozen=True)
+class LiveComparison:
+    """This process's environment compared with a reference fingerprint, and the policy's decisions."""
 
-    given = Path(artifact_or_fp)
-    if given != fp_path and given.exists():
-        return given
-    return artifact_for_fingerprint(fp_path)
+    live: Fingerprint
+    report: DiffReport
+    result: PolicyResult
+    policy: str  # the policy (or policies) applied, e.g. "default (signed) + strict"
+
+
+def compare_live(
+    reference_fp: Fingerprint,
+    *,
+    reference: str,
+    reference_trust: Trust,
+    local: Policy | None = None,
+    probes: bool = True,
+    nvml: Any = None,
+    live_label: str = "this process (live)",
+) -> LiveComparison:
+    """Returns this process's environment captured and compared with `reference_fp` under the policies.
+
+    The one live-comparison pipeline, shared by `guard()`, `envprint check` and the pytest plugin:
+    capture this process (re-running the probe groups and the transform probes the reference
+    recorded), diff, and evaluate the policy signed into the reference, tightened by `local`.
+    """
+    groups = _probe_groups(reference_fp.probes) if probes else None
+    with _CAPTURE_LOCK:
+        live = capture(probes=bool(groups), probe_groups=groups, nvml=nvml, label="serving (guard)")
+        if probes:
+            # re-run the user transform probes the reference recorded that this process registers
+            fresh = rerun(reference_fp)
+            if fresh and not isinstance(live.probes, Unavailable):
+                live = live.replace(probes={**live.probes, **fresh})
+    report = diff(
+        reference_fp.replace(artifact=None),
+        live.replace(artifact=None),
+        a_label=reference,
+        b_label=live_label,
+        a_trust=reference_trust,
+        b_trust=Trust.live,
+    )
+    policies, description = effective_policy(reference_fp.policy, local, log=logger)
+    result = combine(evaluate(p, report, live) for p in policies)
+    return LiveComparison(live, report, result, description)
 
 
 def _probe_groups(probes: Mapping[str, Any] | Unavailable) -> list[str] | None:
     """Returns the probe groups training recorded (the ones to re-run), None when it recorded none."""
     if isinstance(probes, Unavailable) or not probes:
         return None
-    from envprint.probes import GROUPS
-
     groups = sorted({p.group for p in probes.values() if p.group in GROUPS})
     return groups or None
 
 
 def _refusal_message(outcome: GuardResult) -> str:
-    from envprint.render.policy import violations_text
-
     head = (
         f"refusing to serve: this environment differs from the one {outcome.fingerprint_path} was validated in "
         f"({outcome.result.summary()})"

@@ -19,11 +19,9 @@ import base64
 import binascii
 import contextlib
 import dataclasses
-import errno
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -34,7 +32,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.hashes import SHA256, Hash
 
-from envprint.codec import Envelope, Signature, read_envelope, write_envelope
+from envprint._files import atomic_write, read_regular
+from envprint.envelope import Envelope, Signature, pae, read_envelope, write_envelope
 from envprint.errors import FingerprintFormatError, SignatureError, UsageError
 
 __all__ = [
@@ -82,12 +81,6 @@ PrivateKeyLike: TypeAlias = "str | os.PathLike[str] | bytes | Ed25519PrivateKey"
 TrustedKeysLike: TypeAlias = "Keyring | PublicKeyLike | Iterable[PublicKeyLike | Keyring | TrustedKey]"
 
 
-def pae(payload_type: str, payload: bytes) -> bytes:
-    """Returns DSSE's pre-authentication encoding of (payload type, payload): the bytes signed."""
-    t = payload_type.encode("utf-8")
-    return b"DSSEv1 %d %b %d %b" % (len(t), t, len(payload), payload)
-
-
 def keyid(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
     """Returns the key id: lowercase hex sha256 of the DER SubjectPublicKeyInfo of the public key."""
     public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
@@ -123,8 +116,6 @@ def passphrase_from_env() -> bytes | None:
 
 
 def _read_key_file(path: Path, what: str) -> bytes:
-    from envprint._files import read_regular
-
     try:
         return read_regular(path, _MAX_KEY_FILE, what)
     except UsageError as e:
@@ -636,9 +627,9 @@ def generate_keypair(prefix: str | os.PathLike[str], *, passphrase: str | bytes 
         )
     else:
         private_pem = _pem("PRIVATE KEY", _PKCS8_PREFIX + key.private_bytes_raw())
-    _write_new(private_path, private_pem, 0o600)
+    _write_key(private_path, private_pem, 0o600)
     try:
-        _write_new(public_path, public_key_pem(key), 0o644)
+        _write_key(public_path, public_key_pem(key), 0o644)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(private_path)
@@ -646,43 +637,11 @@ def generate_keypair(prefix: str | os.PathLike[str], *, passphrase: str | bytes 
     return private_path, public_path
 
 
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    """Writes a new file atomically with `mode` from the start; refuses to replace an existing one."""
-    directory = path.parent
+def _write_key(path: Path, data: bytes, mode: int) -> None:
+    """Writes a new key file atomically with `mode` from the start; refuses to replace an existing one."""
     try:
-        # mkstemp creates the file 0600 whatever the umask, so a private key is never world-readable
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as e:
-        raise UsageError(f"{path}: cannot write in {directory} ({e.strerror or e})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)  # unlike rename, link fails when the target exists
-        except OSError as e:
-            if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
-                raise
-            _write_exclusive(path, data, mode)  # filesystems without hard links
-    except FileExistsError:
-        raise UsageError(f"{path}: already exists; refusing to overwrite a key") from None
-    except OSError as e:
-        raise UsageError(f"{path}: cannot write ({e.strerror or e})") from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-
-
-def _write_exclusive(path: Path, data: bytes, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode & 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        atomic_write(path, data, mode=mode, replace=False)
+    except UsageError as e:
+        if "already exists" in e.message:
+            raise UsageError(f"{path}: already exists; refusing to overwrite a key") from None
         raise

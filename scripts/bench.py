@@ -207,7 +207,7 @@ _CHILD_GUARD = r"""
 import json, statistics, subprocess, sys, time, logging
 import numpy
 import envprint
-from envprint.guard import guard
+from envprint.serving import guard
 model, key = sys.argv[1], sys.argv[2]
 def med(fn, n):
     ts = []

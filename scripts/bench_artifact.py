@@ -129,10 +129,10 @@ t3 = time.perf_counter()
 from envprint import codec, signing
 t4 = time.perf_counter()
 if sys.argv[1] == "sign":
-    signing.add_signature(codec.read_envelope(sys.argv[2]), signing.load_private_key(sys.argv[3]))
+    signing.add_signature(read_envelope(sys.argv[2]), signing.load_private_key(sys.argv[3]))
     t5 = t6 = time.perf_counter()
 else:  # what codec.read(path, trusted_keys=...) does, timed in two steps
-    envelope = codec.read_envelope(sys.argv[2])
+    envelope = read_envelope(sys.argv[2])
     signing.verify_envelope(envelope, [sys.argv[3]])
     t5 = time.perf_counter()
     codec.decode_fingerprint(envelope)
@@ -156,19 +156,19 @@ def bench_sign_verify(workdir: Path, *, repeat: int = 9) -> dict[str, Any]:
 
     Runs with bytecode caching on (a first run writes __pycache__), as an installed package has it.
     """
-    from envprint import codec, signing
+    from envprint import signing
 
     keys = workdir / "keys"
     keys.mkdir(exist_ok=True)
     private, public = signing.generate_keypair(keys / "bench")
     try:
-        from envprint.capture import capture
+        from envprint.capturing import capture
 
         fp = capture(probes=False)
     except Exception as e:  # the capture module may be unfinished while other issues land
         raise SystemExit(f"envprint.capture() failed ({e}); bench_sign_verify needs a real fingerprint") from None
-    unsigned = codec.save(fp, workdir / "unsigned.fp")
-    signed = codec.save(fp, workdir / "signed.fp", key=private)
+    unsigned = fp.save(workdir / "unsigned.fp")
+    signed = fp.save(workdir / "signed.fp", key=private)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(REPO)
 

@@ -25,7 +25,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import envprint  # noqa: E402
-from envprint.codec import envelope_for  # noqa: E402
 from envprint.fleet import find_files, group, read_files  # noqa: E402
 from envprint.model import Fingerprint, Unavailable  # noqa: E402
 
@@ -75,7 +74,7 @@ def generate(workdir: Path, count: int, *, probes: bool = False) -> int:
         plan += [changes] * (int(share) if share >= 1 else int(count * share))
     plan = [VARIANTS[0][1]] * (count - len(plan)) + plan
     for i, changes in enumerate(plan):  # plain writes: an fsync per file (Fingerprint.save) is not what is timed
-        (workdir / f"replica-{i:05d}.fp").write_bytes(envelope_for(variant(base, changes, i)).encode())
+        (workdir / f"replica-{i:05d}.fp").write_bytes(variant(base, changes, i).envelope().encode())
     return len(VARIANTS)
 
 

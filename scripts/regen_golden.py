@@ -28,8 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from envprint.codec import envelope_for  # noqa: E402
-from envprint.diff import diff  # noqa: E402
+from envprint.diffing import diff  # noqa: E402
 from envprint.explain import catalogue_markdown  # noqa: E402
 from envprint.model import (  # noqa: E402
     BlasInfo,
@@ -312,7 +311,7 @@ def expected_files() -> dict[Path, bytes]:
     fingerprints = {name: make() for name, make in FIXTURES.items()}
     for name, fp in fingerprints.items():
         key = golden_key() if name == "train" else None
-        files[GOLDEN / f"{name}.fp"] = envelope_for(fp, key=key).encode()
+        files[GOLDEN / f"{name}.fp"] = fp.envelope(key=key).encode()
     trust = {"train": "verified", "serve": "unsigned", "same": "unsigned"}
     for pair, a, b in PAIRS:
         report = diff(

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from envprint import artifact, codec
+from envprint import artifact
 from envprint.artifact import ChangeKind, FileChange
 from envprint.errors import ArtifactMismatchError, SignatureError, UsageError
 from envprint.model import ArtifactFile, ArtifactManifest
+from envprint.render.progress import byte_progress
 from tests.signing_helpers import make_fingerprint, make_keys, write_tree
 
 MODEL = {
@@ -209,7 +210,7 @@ def test_fingerprint_copied_next_to_another_model_is_rejected(tmp_path: Path) ->
     private, public = make_keys(tmp_path / "keys")
     a = write_tree(tmp_path / "a", MODEL)
     b = write_tree(tmp_path / "b", {**MODEL, "weights/a.bin": b"other weights"})
-    codec.save(make_fingerprint(artifact=artifact.manifest(a)), a / "envprint.fp", key=private)
+    make_fingerprint(artifact=artifact.manifest(a)).save(a / "envprint.fp", key=private)
     assert artifact.verify_file(a / "envprint.fp", [public]).artifact_path == a
     (b / "envprint.fp").write_bytes((a / "envprint.fp").read_bytes())
     with pytest.raises(ArtifactMismatchError) as info:
@@ -222,7 +223,7 @@ def test_signature_is_checked_before_the_artifact(tmp_path: Path) -> None:
     private, _ = make_keys(tmp_path / "keys")
     _, stranger = make_keys(tmp_path / "keys", "stranger")
     a = write_tree(tmp_path / "a", MODEL)
-    codec.save(make_fingerprint(artifact=artifact.manifest(a)), a / "envprint.fp", key=private)
+    make_fingerprint(artifact=artifact.manifest(a)).save(a / "envprint.fp", key=private)
     with pytest.raises(SignatureError):
         artifact.verify_file(a / "envprint.fp", [stranger])
 
@@ -244,7 +245,7 @@ def test_kind_mismatch_is_rejected(model: Path) -> None:
 
 def test_unbound_fingerprint_cannot_vouch_for_an_artifact(tmp_path: Path, model: Path) -> None:
     private, public = make_keys(tmp_path / "keys")
-    path = codec.save(make_fingerprint(), tmp_path / "a.fp", key=private)
+    path = make_fingerprint().save(tmp_path / "a.fp", key=private)
     with pytest.raises(ArtifactMismatchError, match="not bound"):
         artifact.verify_file(path, [public], artifact=model)
     assert artifact.verify_file(path, [public]).artifact_path is None
@@ -341,5 +342,5 @@ def test_find_fingerprint_from_directory_file_or_fp(tmp_path: Path, model: Path)
 
 
 def test_rich_progress_is_off_without_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
-    with artifact.rich_progress() as progress:
+    with byte_progress() as progress:
         assert progress is None

@@ -119,7 +119,7 @@ def test_import_option_failure_is_a_usage_error(capture_in_subprocess: CaptureFn
 
 
 def test_two_captures_in_one_process_have_the_same_identity() -> None:
-    from envprint.diff import diff, identity_digest
+    from envprint.diffing import diff, identity_digest
 
     first = envprint.capture(probes=False)  # imports what capture needs (pynvml, threadpoolctl...)
     second = envprint.capture(probes=False)

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 import envprint
 from envprint import codec
+from envprint._files import atomic_write
+from envprint.envelope import Envelope, payload_type_for
 from envprint.errors import EnvprintError, FingerprintFormatError, UnsupportedSchemaError, UsageError
 from envprint.model import Unavailable
 
@@ -25,7 +27,7 @@ def test_round_trip_is_equal(tmp_path: Path, local_fingerprint: envprint.Fingerp
     assert loaded.envelope.payload_type == "application/vnd.envprint.fingerprint.v1+msgpack"
     assert envprint.load(path) == local_fingerprint
     # the same fingerprint always encodes to the same bytes
-    assert codec.encode_payload(loaded.fingerprint) == codec.encode_payload(local_fingerprint)
+    assert loaded.fingerprint.payload() == local_fingerprint.payload()
 
 
 def test_envelope_layout(tmp_path: Path, local_fingerprint: envprint.Fingerprint) -> None:
@@ -41,8 +43,8 @@ def _envelope_bytes(fp: envprint.Fingerprint, **changes: object) -> bytes:
     raw = {
         "format": "envprint",
         "envelope_version": 1,
-        "payload_type": codec.payload_type_for(1),
-        "payload": codec.encode_payload(fp),
+        "payload_type": payload_type_for(1),
+        "payload": fp.payload(),
         "signatures": [],
     }
     raw.update(changes)
@@ -73,7 +75,7 @@ def test_malformed_envelopes(
 
 def test_newer_schema_is_a_clear_unsupported_error(tmp_path: Path, local_fingerprint: envprint.Fingerprint) -> None:
     path = tmp_path / "new.fp"
-    path.write_bytes(_envelope_bytes(local_fingerprint, payload_type=codec.payload_type_for(99)))
+    path.write_bytes(_envelope_bytes(local_fingerprint, payload_type=payload_type_for(99)))
     with pytest.raises(UnsupportedSchemaError, match="v99 is newer") as info:
         codec.load(path)
     assert "upgrade envprint" in info.value.diagnostics()
@@ -128,7 +130,7 @@ _LEAVES = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text
     )
 )
 def test_arbitrary_payload_structures_only_raise_envprint_errors(payload: object) -> None:
-    env = codec.Envelope(codec.payload_type_for(1), msgpack.packb(payload, use_bin_type=True))
+    env = Envelope(payload_type_for(1), msgpack.packb(payload, use_bin_type=True))
     with pytest.raises(FingerprintFormatError):
         codec.decode_fingerprint(env)
 
@@ -142,14 +144,14 @@ def test_missing_file_and_directory_are_usage_errors(tmp_path: Path) -> None:
 
 def test_atomic_write_leaves_no_temp_file_and_keeps_old_on_failure(tmp_path: Path) -> None:
     target = tmp_path / "f.fp"
-    codec.atomic_write(target, b"old")
+    atomic_write(target, b"old")
 
     def chunks() -> object:
         yield b"new-part"
         raise RuntimeError("writer died")
 
     with pytest.raises(RuntimeError):
-        codec.atomic_write(target, chunks())  # type: ignore[arg-type]
+        atomic_write(target, chunks())  # type: ignore[arg-type]
     assert target.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["f.fp"]
 
@@ -171,7 +173,7 @@ def test_deeply_nested_untyped_data_is_a_format_error_not_a_crash(local_fingerpr
     for _ in range(500):  # msgpack accepts it; the schema's untyped fields must still refuse it cleanly
         nested = [nested]
     data["policy"] = {"deep": nested}  # the policy is the one untyped (plain data) field
-    env = codec.Envelope(codec.payload_type_for(1), msgpack.packb(data, use_bin_type=True))
+    env = Envelope(payload_type_for(1), msgpack.packb(data, use_bin_type=True))
     with pytest.raises(FingerprintFormatError, match=r"policy\.deep.*nested more than 32 levels"):
         codec.decode_fingerprint(env)
 

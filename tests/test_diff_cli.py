@@ -15,8 +15,9 @@ import pytest
 
 from envprint.cli import main
 from envprint.codec import Loaded
-from envprint.diff import Severity, identity_digest
+from envprint.diffing import identity_digest
 from envprint.model import Unavailable
+from envprint.report import Severity
 from scripts.regen_golden import FIXTURES, GOLDEN
 from tests.conftest import CaptureFn, run_envprint
 from tests.signing_helpers import make_keys
@@ -271,7 +272,7 @@ def test_unknown_format_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_severity_names_match_fail_on_choices() -> None:
-    from envprint.cli import FailOn
+    from envprint.cli.compare import FailOn
 
     assert [f.value for f in FailOn] == [s.name for s in sorted(Severity)]
 
@@ -285,5 +286,5 @@ def test_diff_loads_numpy_and_rich_only_when_needed() -> None:
         check=True,
     )
     imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert "envprint.diff" in imported
-    assert not {"numpy", "rich", "envprint.probes"} & imported
+    assert "envprint.diffing" in imported
+    assert not {"numpy", "rich", "envprint.probes.suite", "envprint.serving"} & imported

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from envprint.diff import Finding, Severity
 from envprint.explain import CATALOGUE, KINDS, PROBE_GROUPS, PROBE_REMEDIES, catalogue_markdown, explain
 from envprint.probes import GROUPS
+from envprint.report import Finding, Severity
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDERS = {"name", "old", "new", "set_old"}

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envprint import artifact, codec, export, signing
+from envprint.envelope import Envelope, read_envelope, write_envelope
 from envprint.errors import EnvprintError, FingerprintFormatError, SignatureError, UsageError
 from envprint.model import Unavailable
 from tests.signing_helpers import make_fingerprint, make_keys
@@ -32,7 +33,7 @@ def bound(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
         artifact=artifact.manifest(model),
         custom={"seed": BIG, "neg": -BIG, "safe": 2**53 - 1, "ratio": 0.1, "flag": True, "gone": Unavailable("n/a")},
     )
-    path = codec.save(fp, artifact.default_fp_path(model), key=private)
+    path = fp.save(artifact.default_fp_path(model), key=private)
     return model, path, private, public
 
 
@@ -137,9 +138,9 @@ def test_export_refuses_to_resign_a_fingerprint_altered_after_its_signature(
     bound: tuple[Path, Path, Path, Path],
 ) -> None:
     _, path, private, _ = bound
-    env = codec.read_envelope(path)
-    other = codec.encode_payload(make_fingerprint(label="altered", artifact=codec.read(path).fingerprint.artifact))
-    codec.write_envelope(codec.Envelope(env.payload_type, other, env.signatures), path)
+    env = read_envelope(path)
+    other = make_fingerprint(label="altered", artifact=codec.read(path).fingerprint.artifact).payload()
+    write_envelope(Envelope(env.payload_type, other, env.signatures), path)
     with pytest.raises(SignatureError):
         export.export_file(path, key=private)
 

@@ -12,7 +12,7 @@ import pytest
 
 import envprint
 from envprint.codec import read
-from envprint.diff import identity_digest
+from envprint.diffing import identity_digest
 from envprint.errors import UsageError
 from envprint.fleet import find_files, group, read_files
 from envprint.model import Fingerprint
@@ -253,13 +253,13 @@ def test_a_file_whose_environment_cannot_be_decoded_is_unreadable(
 ) -> None:
     import msgpack
 
-    from envprint.codec import Envelope, payload_type_for
+    from envprint.envelope import Envelope, payload_type_for
 
     good = local_fingerprint.save(tmp_path / "good.fp")
     data = local_fingerprint.to_data()
     data["packages"] = {"numpy": {"version": 3}}  # a number where the schema wants text
     bad = tmp_path / "bad.fp"
-    bad.write_bytes(Envelope(payload_type_for(), msgpack.packb(data, use_bin_type=True)).encode())
+    bad.write_bytes(Envelope(payload_type_for(1), msgpack.packb(data, use_bin_type=True)).encode())
     files, unreadable = read_files([bad, good])
     assert [f.member.file for f in files] == [str(good)]
     assert [(u.file, u.exit_code) for u in unreadable] == [(str(bad), 2)]

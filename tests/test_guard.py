@@ -18,7 +18,7 @@ import pytest
 
 import envprint
 from envprint import signing
-from envprint.guard import guard
+from envprint.serving import guard
 from tests.conftest import host_env, run_envprint
 
 SERVE = textwrap.dedent(

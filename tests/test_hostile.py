@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import envprint
 from envprint import codec
+from envprint.envelope import Envelope, payload_type_for
 from envprint.errors import EnvprintError
 
 HOSTILE_TEXT = st.sampled_from(
@@ -64,7 +65,7 @@ def _hostile(draw: Any, value: Any) -> Any:
 def test_mutated_fingerprints_never_crash_readers_or_renderers(base: dict[str, Any], data: st.DataObject) -> None:
     import copy
 
-    from envprint.diff import diff
+    from envprint.diffing import diff
     from envprint.export import to_requirements
     from envprint.policy import PRESETS, evaluate
     from envprint.render import Format, render
@@ -78,7 +79,7 @@ def test_mutated_fingerprints_never_crash_readers_or_renderers(base: dict[str, A
         pool = probe_leaves if probe_leaves and data.draw(st.booleans()) else leaves
         path, value = pool[data.draw(st.integers(0, len(pool) - 1))]
         _set(mutated, path, _hostile(data.draw, value))
-    envelope = codec.Envelope(codec.payload_type_for(1), msgpack.packb(mutated, use_bin_type=True))
+    envelope = Envelope(payload_type_for(1), msgpack.packb(mutated, use_bin_type=True))
     try:
         b = codec.decode_fingerprint(envelope)
     except EnvprintError:
@@ -90,7 +91,7 @@ def test_mutated_fingerprints_never_crash_readers_or_renderers(base: dict[str, A
             evaluate(PRESETS["default"], report, y)
             for fmt in Format:
                 assert render(report, fmt)
-        loaded = codec.Loaded(b, envelope, None, "unsigned")
+        loaded = codec.Loaded(b, envelope, None, codec.Trust.unsigned)
         assert show.to_json(loaded)
         from rich.console import Console
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import host_env
+from tests.import_graph import find_cycles, import_graph
 
 
 def test_import_envprint_imports_no_heavy_modules() -> None:
@@ -28,11 +30,31 @@ def test_public_api_names() -> None:
     assert envprint.FingerprintFormatError.exit_code == 2
 
 
-def test_functions_are_not_shadowed_by_their_submodules() -> None:
+def test_no_submodule_shares_a_name_with_a_public_function() -> None:
+    import envprint
+
+    public = {
+        n for n in envprint.__all__ if callable(getattr(envprint, n)) and not isinstance(getattr(envprint, n), type)
+    }
+    submodules = {
+        p.stem for p in Path(envprint.__file__).parent.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()
+    }
+    assert public == {"capture", "diff", "guard", "load", "probe", "seed_everything"}
+    assert not public & submodules
+
+
+def test_importing_every_submodule_keeps_the_public_functions() -> None:
     code = (
-        "import envprint, envprint.capture, envprint.diff, envprint.guard\n"
-        "from envprint.guard import GuardResult\n"
-        "print(callable(envprint.capture), callable(envprint.diff), callable(envprint.guard))"
+        "import envprint, envprint.capturing, envprint.diffing, envprint.serving, envprint.codec\n"
+        "import envprint.diffing as d\n"
+        "print(callable(envprint.capture), callable(envprint.diff), callable(envprint.guard), type(d).__name__)"
     )
     out = subprocess.run([sys.executable, "-c", code], env=host_env(), capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "True True True"
+    assert out.stdout.strip() == "True True True module"
+
+
+def test_the_package_has_no_import_cycle_and_few_deferred_own_imports() -> None:
+    """The module graph stays one-way: an import cycle (function-level imports counted) fails here."""
+    graph, deferred = import_graph(Path(__import__("envprint").__file__).parent)
+    assert find_cycles(graph) == []
+    assert len(deferred) <= 25, deferred

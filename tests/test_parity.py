@@ -16,10 +16,13 @@ import pytest
 import envprint
 from envprint import parity
 from envprint.codec import read
-from envprint.diff import DiffReport, Severity
+from envprint.diffing.transforms import transform_findings
 from envprint.errors import UsageError
+from envprint.explain import explain
 from envprint.model import ProbeResult
 from envprint.policy import PRESETS, evaluate
+from envprint.probes import transforms
+from envprint.report import DiffReport, Severity
 from tests.conftest import host_env, run_envprint
 
 # the function, bound before anything imports the submodule of the same name (which would shadow it)
@@ -60,7 +63,7 @@ SERVE = TRAIN.replace("MEAN_AGE if missing", "0.0 if missing").replace(
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Gives each test an empty transform registry, restored afterwards."""
-    monkeypatch.setattr(parity, "_TRANSFORMS", {})
+    monkeypatch.setattr(transforms, "_TRANSFORMS", {})
     yield
 
 
@@ -379,11 +382,12 @@ def test_findings_kinds_severities_and_policy(registry: None) -> None:
         "moved": parity.Transform("moved", lambda x: [v + 1 for v in x], inputs).record(),
         "new": parity.Transform("new", lambda x: x, inputs).record(),
     }
-    found = {f.path: f for f in parity.findings(a, b)}
+    found = {f.path: f for f in transform_findings(a, b)}
     assert set(found) == {"probes.moved", "probes.gone", "probes.new"}
     moved = found["probes.moved"]
     assert (moved.kind, moved.severity, moved.old, moved.new) == ("parity.differs", Severity.critical, "1.0", "2.0")
-    assert "row 0, column 'output'" in moved.title and moved.why and moved.remedy
+    assert "row 0, column 'output'" in moved.title
+    assert all(explain(f)[0] and explain(f)[1] for f in found.values())  # diff fills why and remedy from these
     assert (found["probes.gone"].kind, found["probes.gone"].severity) == ("parity.missing", Severity.warning)
     assert (found["probes.new"].kind, found["probes.new"].severity) == ("parity.added", Severity.info)
     result = evaluate(PRESETS["default"], DiffReport("a", "b", tuple(found.values())))

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from envprint.diff import DiffReport, Finding, Magnitude, Severity
 from envprint.errors import PolicyError
 from envprint.policy import (
     PRESETS,
@@ -20,6 +19,7 @@ from envprint.policy import (
     load_policy,
     resolve_policy,
 )
+from envprint.report import DiffReport, Finding, Magnitude, Severity
 
 TODAY = datetime.date(2026, 11, 26)
 

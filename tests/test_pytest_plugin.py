@@ -12,6 +12,7 @@ import pytest
 import envprint
 from envprint import parity, signing
 from envprint.model import Unavailable
+from envprint.probes import transforms
 
 # the function, bound before anything imports the submodule of the same name (which would shadow it)
 capture = envprint.capture
@@ -38,7 +39,7 @@ envprint.probe("fill_age", inputs=GOLDEN)(fill_mean)
 @pytest.fixture(autouse=True)
 def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Keeps the transforms registered by inner sessions out of the rest of the suite."""
-    monkeypatch.setattr(parity, "_TRANSFORMS", {})
+    monkeypatch.setattr(transforms, "_TRANSFORMS", {})
     yield
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from envprint.codec import read
-from envprint.diff import DiffReport, Finding, Magnitude, Severity, diff
+from envprint.diffing import diff
 from envprint.render import Format, render
 from envprint.render.json import DIFF_JSON_VERSION
+from envprint.report import DiffReport, Finding, Magnitude, Severity
 from scripts import regen_golden
 from scripts.regen_golden import FIXTURES, GOLDEN, SUFFIX
 

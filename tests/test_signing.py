@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envprint import codec, signing
-from envprint.codec import Signature
+from envprint.envelope import Signature, read_envelope, write_envelope
 from envprint.errors import EnvprintError, SignatureError, UsageError
 from envprint.signing import Keyring, TrustedKey
 from tests.signing_helpers import make_fingerprint, make_keys
@@ -97,7 +97,7 @@ def test_passphrase_protected_key_round_trip(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(UsageError, match="wrong passphrase"):
         signing.load_private_key(private)
     monkeypatch.setenv(signing.PASSPHRASE_ENV, "correct horse")
-    path = codec.save(make_fingerprint(), tmp_path / "a.fp", key=private)
+    path = make_fingerprint().save(tmp_path / "a.fp", key=private)
     loaded = codec.read(path, trusted_keys=[public])
     assert loaded.trust == "verified"
     assert loaded.verified_keyids == (signing.keyid(signing.load_public_key(public)),)
@@ -147,7 +147,7 @@ def test_arbitrary_key_material_gives_only_usage_errors(data: bytes) -> None:
 
 def test_every_trusted_key_form_verifies(tmp_path: Path) -> None:
     private, public = make_keys(tmp_path)
-    path = codec.save(make_fingerprint(), tmp_path / "a.fp", key=private)
+    path = make_fingerprint().save(tmp_path / "a.fp", key=private)
     pem = public.read_bytes()
     obj = signing.load_public_key(public)
     der = obj.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -160,7 +160,7 @@ def test_every_trusted_key_form_verifies(tmp_path: Path) -> None:
 
 def test_no_trusted_key_at_all_is_a_usage_error(tmp_path: Path) -> None:
     private, _ = make_keys(tmp_path)
-    path = codec.save(make_fingerprint(), tmp_path / "a.fp", key=private)
+    path = make_fingerprint().save(tmp_path / "a.fp", key=private)
     with pytest.raises(UsageError, match="no trusted public key"):
         codec.read(path, trusted_keys=[])
 
@@ -172,7 +172,7 @@ def test_no_trusted_key_at_all_is_a_usage_error(tmp_path: Path) -> None:
 def signed(tmp_path: Path) -> tuple[Path, Path, Path]:
     """Returns (fingerprint, private key, public key): a small fingerprint signed with a fresh key."""
     private, public = make_keys(tmp_path / "keys")
-    path = codec.save(make_fingerprint(), tmp_path / "a.fp", key=private)
+    path = make_fingerprint().save(tmp_path / "a.fp", key=private)
     return path, private, public
 
 
@@ -220,7 +220,7 @@ def test_every_truncation_is_rejected(signed: tuple[Path, Path, Path], tmp_path:
 
 
 def _rewrite(path: Path, **changes: object) -> None:
-    codec.write_envelope(dataclasses.replace(codec.read_envelope(path), **changes), path)  # type: ignore[arg-type]
+    write_envelope(dataclasses.replace(read_envelope(path), **changes), path)  # type: ignore[arg-type]
 
 
 def test_edited_payload_type_is_rejected(signed: tuple[Path, Path, Path]) -> None:
@@ -232,8 +232,8 @@ def test_edited_payload_type_is_rejected(signed: tuple[Path, Path, Path]) -> Non
 
 def test_signature_copied_from_another_envelope_is_rejected(signed: tuple[Path, Path, Path], tmp_path: Path) -> None:
     path, private, public = signed
-    other = codec.save(make_fingerprint(label="other"), tmp_path / "b.fp", key=private)
-    _rewrite(path, signatures=codec.read_envelope(other).signatures)
+    other = make_fingerprint(label="other").save(tmp_path / "b.fp", key=private)
+    _rewrite(path, signatures=read_envelope(other).signatures)
     with pytest.raises(SignatureError, match="copied from another file"):
         codec.read(path, trusted_keys=[public])
 
@@ -242,7 +242,7 @@ def test_keyid_changed_to_a_trusted_keys_id_is_rejected(signed: tuple[Path, Path
     path, _, public = signed  # signed by `key`; the verifier trusts only `trusted`
     _, trusted = make_keys(tmp_path / "keys", "trusted")
     trusted_id = signing.keyid(signing.load_public_key(trusted))
-    (sig,) = codec.read_envelope(path).signatures
+    (sig,) = read_envelope(path).signatures
     _rewrite(path, signatures=(Signature(trusted_id, sig.alg, sig.sig),))
     with pytest.raises(SignatureError, match="does not verify"):
         codec.read(path, trusted_keys=[trusted])
@@ -252,7 +252,7 @@ def test_keyid_changed_to_a_trusted_keys_id_is_rejected(signed: tuple[Path, Path
 
 def test_algorithm_label_other_than_ed25519_is_refused(signed: tuple[Path, Path, Path]) -> None:
     path, _, public = signed
-    (sig,) = codec.read_envelope(path).signatures
+    (sig,) = read_envelope(path).signatures
     _rewrite(path, signatures=(Signature(sig.keyid, "none", sig.sig),))
     with pytest.raises(SignatureError, match="claims algorithm 'none'"):
         codec.read(path, trusted_keys=[public])
@@ -268,7 +268,7 @@ def test_wrong_key_is_rejected(signed: tuple[Path, Path, Path], tmp_path: Path) 
 
 def test_unsigned_file_is_rejected_when_keys_are_given_and_labelled_otherwise(tmp_path: Path) -> None:
     _, public = make_keys(tmp_path)
-    path = codec.save(make_fingerprint(), tmp_path / "u.fp")
+    path = make_fingerprint().save(tmp_path / "u.fp")
     with pytest.raises(SignatureError, match="UNSIGNED"):
         codec.read(path, trusted_keys=[public])
     assert codec.read(path).label == "UNSIGNED"
@@ -315,7 +315,7 @@ def test_validity_window_is_checked_against_the_verifier_clock(signed: tuple[Pat
     key = signing.load_public_key(public)
     end = datetime(2030, 1, 1, tzinfo=timezone.utc)
     ring = Keyring((TrustedKey(signing.keyid(key), key, not_after=end),))
-    envelope = codec.read_envelope(path)
+    envelope = read_envelope(path)
     assert signing.verify_envelope(envelope, ring, now=end - timedelta(seconds=1))
     with pytest.raises(SignatureError, match="expired"):
         signing.verify_envelope(envelope, ring, now=end + timedelta(seconds=1))
@@ -324,9 +324,9 @@ def test_validity_window_is_checked_against_the_verifier_clock(signed: tuple[Pat
 def test_rotation_two_signatures_verify_with_only_the_new_key(tmp_path: Path) -> None:
     old_private, old_public = make_keys(tmp_path, "old")
     new_private, new_public = make_keys(tmp_path, "new")
-    path = codec.save(make_fingerprint(), tmp_path / "a.fp", key=old_private)
+    path = make_fingerprint().save(tmp_path / "a.fp", key=old_private)
     signing.sign_file(path, new_private)
-    envelope = codec.read_envelope(path)
+    envelope = read_envelope(path)
     assert [s.keyid for s in envelope.signatures] == [
         signing.keyid(signing.load_public_key(old_public)),
         signing.keyid(signing.load_public_key(new_public)),
@@ -350,9 +350,9 @@ def test_signing_twice_with_the_same_key_is_refused(signed: tuple[Path, Path, Pa
 
 def test_one_keyring_reused_across_files_keeps_no_state(tmp_path: Path) -> None:
     private, public = make_keys(tmp_path)
-    good = codec.save(make_fingerprint(label="good"), tmp_path / "good.fp", key=private)
-    bad = codec.save(make_fingerprint(label="bad"), tmp_path / "bad.fp", key=private)
-    _rewrite(bad, signatures=codec.read_envelope(good).signatures)
+    good = make_fingerprint(label="good").save(tmp_path / "good.fp", key=private)
+    bad = make_fingerprint(label="bad").save(tmp_path / "bad.fp", key=private)
+    _rewrite(bad, signatures=read_envelope(good).signatures)
     ring = Keyring.of([public])
     for _ in range(2):
         assert codec.read(good, trusted_keys=ring).trust == "verified"
@@ -362,7 +362,7 @@ def test_one_keyring_reused_across_files_keeps_no_state(tmp_path: Path) -> None:
 
 def test_in_memory_key_objects_sign_and_verify() -> None:
     key = Ed25519PrivateKey.generate()
-    envelope = signing.add_signature(codec.envelope_for(make_fingerprint()), key)
+    envelope = signing.add_signature(make_fingerprint().envelope(), key)
     assert signing.verify_envelope(envelope, key.public_key()) == (signing.keyid(key),)
 
 
@@ -407,12 +407,12 @@ def test_keyring_with_inline_pem_and_rfc3339_text(tmp_path: Path) -> None:
 
 _WRITER = """
 import sys
-from envprint import codec
+from envprint._files import atomic_write
 path, a, b = sys.argv[1], open(sys.argv[2], "rb").read(), open(sys.argv[3], "rb").read()
 print("ready", flush=True)
 while True:
-    codec.atomic_write(path, a)
-    codec.atomic_write(path, b)
+    atomic_write(path, a)
+    atomic_write(path, b)
 """
 
 
@@ -423,7 +423,7 @@ def test_writer_killed_mid_write_leaves_the_old_or_the_new_file(tmp_path: Path) 
     versions = []
     for label in ("a", "b"):
         custom = {f"k{i:06d}": "x" * 40 for i in range(60_000)}
-        p = codec.save(make_fingerprint(label=label, custom=custom), tmp_path / f"{label}.src", key=private)
+        p = make_fingerprint(label=label, custom=custom).save(tmp_path / f"{label}.src", key=private)
         versions.append(p)
     contents = {p.read_bytes() for p in versions}
     assert min(len(c) for c in contents) > 2 * 1024 * 1024
@@ -495,7 +495,7 @@ def test_cli_sign_adds_a_signature_and_verify_rejects_untrusted_with_exit_3(tmp_
     old_private, _ = make_keys(tmp_path, "old")
     new_private, new_public = make_keys(tmp_path, "new")
     _, stranger = make_keys(tmp_path, "stranger")
-    path = codec.save(make_fingerprint(), tmp_path / "a.fp", key=old_private)
+    path = make_fingerprint().save(tmp_path / "a.fp", key=old_private)
     signed = run_envprint(["sign", str(path), "--key", str(new_private)])
     assert signed.returncode == 0, signed.stderr
     assert "2 signature(s)" in signed.stderr

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from envprint.errors import UsageError
+from envprint.probes import GROUPS
 
 app = typer.Typer(
     name="envprint",
@@ -18,6 +19,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def _root() -> None:
+    """Capture, sign, diff and enforce the environment a model was trained and validated in."""
+    # a callback keeps `envprint COMMAND` a command group even when only one command module is loaded
 
 
 class TextOrJson(str, enum.Enum):
@@ -32,12 +39,14 @@ FormatOption = Annotated[TextOrJson, typer.Option("--format", "-f", envvar="ENVP
 
 
 def stderr() -> Any:
+    """Returns a rich console on stderr (rich is imported only when a command prints through it)."""
     from rich.console import Console
 
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def stdout() -> Any:
+    """Returns a rich console on stdout."""
     from rich.console import Console
 
     return Console(highlight=False, soft_wrap=False)
@@ -57,8 +66,6 @@ def probe_groups(text: str | None) -> list[str] | None:
     if text is None:
         return None
     groups = [g.strip() for g in text.split(",") if g.strip()]
-    from envprint.probes import GROUPS
-
     known = (*GROUPS, "parity")
     unknown = sorted(set(groups) - set(known))
     if unknown:

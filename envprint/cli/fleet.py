@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,8 +17,13 @@ from envprint.cli._app import (
     probe_groups,
     stderr,
 )
+from envprint.codec import read
 from envprint.errors import UsageError
+from envprint.fleet import find_files, group, read_files
+from envprint.integrations.spark import capture_executors, session
 from envprint.render import Format as DiffFormat
+from envprint.render.fleet import render_fleet
+from envprint.render.progress import count_progress
 
 
 class _FleetGroup(typer.core.TyperGroup):
@@ -82,15 +89,12 @@ def fleet_group(
     ] = False,
 ) -> None:
     """Group fingerprint files by identity: exit 0 all match the reference, 1 some differ, 2 unreadable, 3 untrusted."""
-    from envprint.fleet import find_files, group, read_files
-    from envprint.render.fleet import progress
-
     trusted = key_paths(key)
     ref = _fleet_reference(reference, trusted)
     files = find_files(paths)
     if not files:
         raise UsageError(f"no *.fp files in {', '.join(map(str, paths))}")
-    with progress() as bar:
+    with count_progress() as bar:
         loaded, unreadable = read_files(files, trusted_keys=trusted, progress=bar)
     if unreadable and not skip_unreadable:
         for u in unreadable:
@@ -141,11 +145,6 @@ def fleet_spark(
     key: _FleetKeys = None,
 ) -> None:
     """Capture a Spark cluster's driver and every executor, write the fingerprints, print the grouping."""
-    import re
-
-    from envprint.fleet import group
-    from envprint.integrations.spark import capture_executors, session
-
     trusted = key_paths(key)
     ref = _fleet_reference(reference, trusted)
     groups = probe_groups(probes)
@@ -170,16 +169,10 @@ def fleet_spark(
 
 
 def _fleet_reference(path: Path | None, trusted: list[str] | None) -> Any:
-    from envprint.codec import read
-
     return None if path is None else read(path, trusted_keys=trusted)
 
 
 def _print_fleet(report: Any, format: DiffFormat) -> None:
-    import shutil
-
-    from envprint.render.fleet import render_fleet
-
     tty = sys.stdout.isatty()
     sys.stdout.write(render_fleet(report, format, width=shutil.get_terminal_size((100, 24)).columns, color=tty))
     raise typer.Exit(report.exit_code)

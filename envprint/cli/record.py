@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
+from envprint import parity
+from envprint.artifact import default_fp_path
+from envprint.capturing import capture as run_capture
 from envprint.cli._app import FormatOption, TextOrJson, app, key_paths, parse_tags, probe_groups, stderr, stdout
+from envprint.codec import read
+from envprint.model import Unavailable
+from envprint.render import fingerprint as render
+from envprint.render.progress import byte_progress
 
 
 @app.command()
@@ -79,15 +86,9 @@ def capture(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", envvar="ENVPRINT_QUIET")] = False,
 ) -> None:
     """Capture this environment into a fingerprint file."""
-    from envprint.capture import capture as run_capture
-
     if probes_from and not no_probes:
-        from envprint import parity
-
         parity.discover(probes_from)
-    from envprint.artifact import rich_progress
-
-    with rich_progress(description="hashing artifact") as progress:
+    with byte_progress(description="hashing artifact") as progress:
         fp = run_capture(
             probes=not no_probes,
             probe_groups=probe_groups(probes),
@@ -103,20 +104,13 @@ def capture(
             artifact_progress=progress,
         )
     if output is None:
-        if artifact is not None:
-            from envprint.artifact import default_fp_path
-
-            output = default_fp_path(artifact)
-        else:
-            output = Path("envprint.fp")
+        output = default_fp_path(artifact) if artifact is not None else Path("envprint.fp")
     path = fp.save(output, key=str(key) if key else None)
     if not quiet:
         stderr().print(_capture_summary(fp, path, signed=key is not None))
 
 
 def _capture_summary(fp: Any, path: Path, *, signed: bool) -> str:
-    from envprint.model import Unavailable
-
     size = path.stat().st_size
     n_pkgs = "?" if isinstance(fp.packages, Unavailable) else len(fp.packages)
     n_probes = "?" if isinstance(fp.probes, Unavailable) else len(fp.probes)
@@ -143,9 +137,6 @@ def show(
     ] = None,
 ) -> None:
     """Show a fingerprint: every section, readable (text) or machine-readable (json)."""
-    from envprint.codec import read
-    from envprint.render import fingerprint as render
-
     loaded = read(file, trusted_keys=key_paths(key))
     if format is TextOrJson.json:
         sys.stdout.write(render.to_json(loaded) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -9,6 +10,11 @@ from typing import Annotated
 import typer
 
 from envprint.cli._app import FormatOption, TextOrJson, app, key_paths, stderr
+from envprint.freshness.attribution import attribute
+from envprint.freshness.slo import build_slos, parse_duration
+from envprint.parity import check as check_parity
+from envprint.render.freshness import attribution_data, attribution_text
+from envprint.shadow import compare as compare_predictions
 
 
 @app.command()
@@ -39,10 +45,6 @@ def parity(
     format: FormatOption = TextOrJson.text,
 ) -> None:
     """Re-run the baseline's transform probes here and compare within tolerance: exit 0 match, 1 mismatch."""
-    import json
-
-    from envprint.parity import check as check_parity
-
     report = check_parity(
         baseline,
         modules=probes_from or (),
@@ -77,22 +79,57 @@ def shadow(
         Path | None,
         typer.Option(envvar="ENVPRINT_SHADOW_PLOT", help="Also write a PNG plot here (needs matplotlib)."),
     ] = None,
+    requests: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--requests",
+            metavar="LOG",
+            envvar="ENVPRINT_SHADOW_REQUESTS",
+            help="Fetch log(s) of the shadowed requests (repeatable): pair rows by request_id and rank the features "
+            "whose stale or missed values go with divergence.",
+        ),
+    ] = None,
+    stale_after: Annotated[
+        str | None,
+        typer.Option(
+            "--stale-after",
+            envvar="ENVPRINT_FRESHNESS_STALE_AFTER",
+            help="With --requests: age above which a feature value is stale [default: 10s or the --slo-file's].",
+        ),
+    ] = None,
+    slo_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--slo-file",
+            envvar="ENVPRINT_FRESHNESS_SLO_FILE",
+            help="With --requests: the freshness SLO file whose stale_after / staleness bounds define stale.",
+        ),
+    ] = None,
     format: FormatOption = TextOrJson.text,
 ) -> None:
     """Compare shadow predictions row by row: exit 0 within --max-fraction, 1 above it, 2 malformed files."""
-    import json
-
-    from envprint.shadow import compare as compare_predictions
-
-    report = compare_predictions(
-        baseline, candidate, rtol=rtol, atol=atol, max_fraction=max_fraction, column=column, worst=worst
-    )
+    attribution = None
+    if requests:
+        age = None if stale_after is None else parse_duration(stale_after, what="--stale-after")
+        slos = build_slos(file=slo_file, stale_after=age)
+        attribution = attribute(
+            baseline, candidate, requests, rtol=rtol, atol=atol, max_fraction=max_fraction, column=column,
+            worst=worst, slos=slos,
+        )  # fmt: skip
+        report = attribution.shadow
+    else:
+        report = compare_predictions(
+            baseline, candidate, rtol=rtol, atol=atol, max_fraction=max_fraction, column=column, worst=worst
+        )
     if plot is not None:
         report.plot(plot)
     if format is TextOrJson.json:
-        sys.stdout.write(json.dumps(report.to_data(), indent=2, ensure_ascii=False) + "\n")
+        data = report.to_data()
+        if attribution is not None:
+            data["freshness"] = attribution_data(attribution)
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(report.text() + "\n")
+        sys.stdout.write(report.text() + ("" if attribution is None else attribution_text(attribution)) + "\n")
     if plot is not None:
         stderr().print(f"wrote {plot}")
     raise typer.Exit(report.exit_code)

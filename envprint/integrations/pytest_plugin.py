@@ -23,15 +23,18 @@ the baseline (`envprint.parity`)::
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from envprint.codec import Loaded
-    from envprint.diff import DiffReport
-    from envprint.parity import ProbeParity
-    from envprint.policy import PolicyResult
+from envprint import parity
+from envprint.codec import Loaded, read
+from envprint.errors import EnvprintError
+from envprint.parity import ProbeParity
+from envprint.policy import PolicyResult, resolve_policy
+from envprint.render.policy import violations_text
+from envprint.report import DiffReport
+from envprint.serving import compare_live
 
 __all__ = ["envprint_parity", "pytest_addoption", "pytest_configure"]
 
@@ -80,44 +83,26 @@ class EnvironmentCheck:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Captures and checks the environment before the terminal header is written."""
-        from envprint.errors import EnvprintError
-
         try:
             self._check()
         except EnvprintError as e:
             raise pytest.UsageError(f"envprint: {e.diagnostics()}") from None
 
     def _check(self) -> None:
-        # through the package, not `from envprint.capture import capture`: importing the submodule
-        # first would leave `envprint.capture` naming the module instead of the function afterwards
-        from envprint import capture
-        from envprint.codec import read
-        from envprint.diff import diff
-        from envprint.model import Unavailable
-        from envprint.policy import combine, effective_policy, evaluate, resolve_policy
-        from envprint.probes import GROUPS
-
         path = self.config.getoption("envprint_baseline")
         keys = self.config.getoption("envprint_key") or None
         policy = self.config.getoption("envprint_policy")
         loaded = read(path, trusted_keys=keys)
         self.config.stash[_BASELINE] = loaded
-        train = loaded.fingerprint
-        local = resolve_policy(policy) if policy else None
-        recorded = {} if isinstance(train.probes, Unavailable) else train.probes
-        groups = sorted({r.group for r in recorded.values() if r.group in GROUPS})
-        live = capture(probes=bool(groups), probe_groups=groups or None, label="pytest session")
         self.baseline = f"{path} ({loaded.label})"
-        self.report = diff(
-            train.replace(artifact=None),
-            live.replace(artifact=None),
-            a_label=self.baseline,
-            b_label="this test session",
-            a_trust=loaded.trust,
-            b_trust="live",
+        comparison = compare_live(
+            loaded.fingerprint,
+            reference=self.baseline,
+            reference_trust=loaded.trust,
+            local=resolve_policy(policy) if policy else None,
+            live_label="this test session",
         )
-        policies, _ = effective_policy(train.policy, local)
-        self.result = combine(evaluate(p, self.report, live) for p in policies)
+        self.report, self.result = comparison.report, comparison.result
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         """Returns the header line naming the baseline and the verdict."""
@@ -128,8 +113,6 @@ class EnvironmentCheck:
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Writes the violations, each with why it matters and how to fix it."""
-        from envprint.render.policy import violations_text
-
         if self.result is None or self.report is None:
             return
         passed = self.result.passed
@@ -160,8 +143,6 @@ def envprint_parity(request: pytest.FixtureRequest) -> Callable[..., ProbeParity
     config = request.config
 
     def check(name: str, fn: Callable[[Any], Any] | None = None, *, inputs: Any = None) -> ProbeParity:
-        from envprint import parity
-
         registered = parity.get(name)
         loaded = config.stash.get(_BASELINE, None)
         if loaded is None:

@@ -27,6 +27,11 @@ Works on any deployment (standalone, YARN, Kubernetes, local): the executor id i
 processes. envprint (``envprint[spark]``'s dependencies) must be importable by the executors'
 Python. pyspark is imported only by `session()`; a Spark Connect session has no RDD API and is
 refused with an explanation.
+
+Golden bundles at training scale (docs/golden.md, "The Spark path"): `golden_outputs` runs a
+registered transform over a bundle's inputs as a Spark job (``mapInPandas``: each Arrow batch of
+rows is decoded and handed to the transform in an executor's Python worker) and writes
+``NAME.outputs.jsonl`` for ``envprint golden compare``.
 """
 
 from __future__ import annotations
@@ -41,12 +46,18 @@ import uuid
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from envprint._files import atomic_write
+from envprint.capturing import capture
+from envprint.codec import decode_fingerprint
+from envprint.envelope import Envelope
 from envprint.errors import EnvprintError, UsageError
+from envprint.golden.manifest import ProbeEntry, read_input_lines, read_manifest
 from envprint.model import Fingerprint
 
-__all__ = ["SparkCaptureError", "capture_executors", "session"]
+__all__ = ["SparkCaptureError", "SparkGoldenError", "capture_executors", "golden_outputs", "session"]
 
 #: at most this many jobs (each with twice the tasks of the last) to reach every registered executor
 _ROUNDS = 3
@@ -126,8 +137,6 @@ def capture_executors(
             RuntimeWarning,
             stacklevel=2,
         )
-
-    from envprint.capture import capture
 
     driver_host = str(sc.getConf().get("spark.driver.host", socket.gethostname()))
     driver = capture(
@@ -230,8 +239,6 @@ def _collect(job: Any) -> list[tuple[Any, ...]]:
 
 def _decode(record: tuple[Any, ...]) -> tuple[str, Fingerprint]:
     """Returns (executor id, fingerprint) of one task's record; raises SparkCaptureError for a failed task."""
-    from envprint.codec import Envelope, decode_fingerprint
-
     if record[0] == "error":
         _, executor_id, host, message = record
         raise SparkCaptureError(f"capture failed on executor {executor_id} ({host}): {message}")
@@ -289,16 +296,13 @@ def _capture_partition(token: str, spec: _TaskSpec, _rows: Iterable[Any]) -> Ite
 def _capture_here(spec: _TaskSpec) -> tuple[Any, ...]:
     executor_id, host = _executor_identity(spec.local_mode)
     try:
-        from envprint.capture import capture
-        from envprint.codec import envelope_for
-
         fp = capture(
             probes=spec.probes,
             label=spec.label or f"spark executor {executor_id}",
             tags={**spec.tags, "role": "executor", "executor_id": executor_id, "host": host},
             **spec.capture_kwargs,
         )
-        return ("ok", executor_id, host, envelope_for(fp).encode())
+        return ("ok", executor_id, host, fp.envelope().encode())
     except Exception as e:  # reported by the driver with the executor named, not as a JVM stack trace
         return ("error", executor_id, host, f"{type(e).__name__}: {e}")
 
@@ -339,3 +343,138 @@ def _argument(cmdline: list[str], option: str) -> str | None:
         return cmdline[cmdline.index(option) + 1]
     except (ValueError, IndexError):
         return None
+
+
+# ------------------------------------------------------------------------------ golden bundles
+
+
+#: per Python worker process: the transform of the current golden call (by token), imported once
+_GOLDEN_CACHE: dict[str, Any] = {}
+
+
+class SparkGoldenError(EnvprintError):
+    """A golden transform failed on the Spark executors (its module not importable there, or the transform raised)."""
+
+    hint = (
+        "the executors' Python must import envprint and the module that registers the transform: a .py file "
+        "given to --probes-from is shipped to them; ship a package with --py-files or install it in the image"
+    )
+
+
+@dataclass(frozen=True)
+class _GoldenTask:
+    """What each golden task runs; pickled to the executors with the task function."""
+
+    token: str
+    name: str
+    modules: tuple[str, ...]  # importable names on the executors (a shipped .py file by its stem)
+    entry_points: bool
+    entry: ProbeEntry
+
+
+def golden_outputs(
+    spark: Any,
+    bundle: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    names: Iterable[str] | None = None,
+    modules: Iterable[str] = (),
+    entry_points: bool = True,
+    partitions: int | None = None,
+) -> dict[str, Path]:
+    """Returns {probe name: outputs file written}: each transform probe of `bundle` run as a Spark job.
+
+    `spark` is a classic SparkSession. The transforms are the ones `modules` (dotted names, or
+    ``.py`` files, which are shipped to the executors with ``addPyFile``) and the entry points
+    register; they are looked up on the driver first, so a missing one fails before any job. Each
+    probe's input lines are spread over `partitions` tasks (default: the cluster's parallelism)
+    and every Arrow batch is decoded and handed to the transform in the form it was registered
+    with, so the transform must be row-wise (a batch-dependent one differs, and the compare says
+    where). The outputs come back to the driver in row order and are written atomically to
+    ``output/NAME.outputs.jsonl``.
+    """
+    from envprint import parity  # imports numpy and the transform registry: only golden calls need them
+
+    sc = _context(spark)
+    if not hasattr(spark, "createDataFrame"):
+        raise UsageError("golden_outputs needs a SparkSession (it runs a DataFrame job), not a SparkContext")
+    manifest = read_manifest(bundle)
+    wanted = list(manifest.probes) if names is None else list(dict.fromkeys(names))
+    unknown = [n for n in wanted if n not in manifest.probes]
+    if unknown:
+        raise UsageError(f"the bundle holds no probe {', '.join(unknown)}; it holds {', '.join(manifest.probes)}")
+    sources = tuple(modules)
+    parity.discover(sources, entry_points=entry_points)
+    unregistered = [n for n in wanted if parity.get(n) is None]
+    if unregistered:
+        raise UsageError(
+            f"transform probe(s) {', '.join(unregistered)} of the bundle are not registered here",
+            hint="pass --probes-from MODULE (or a .py file) whose import registers them",
+        )
+    shipped = []
+    for source in sources:
+        if source.endswith(".py") or "/" in source:
+            sc.addPyFile(str(Path(source).resolve()))
+            shipped.append(Path(source).stem)
+        else:
+            shipped.append(source)
+    target = Path(output)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"-o {target}: exists and is not a directory")
+    target.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name in wanted:
+        entry = manifest.probes[name]
+        lines = read_input_lines(bundle, entry)
+        task = _GoldenTask(uuid.uuid4().hex, name, tuple(shipped), entry_points, entry)
+        slices = max(1, min(partitions or int(sc.defaultParallelism), len(lines) or 1))
+        frame = spark.createDataFrame(sc.parallelize(list(enumerate(lines)), slices), "row long, line string")
+        job = frame.mapInPandas(functools.partial(_golden_batches, task), "row long, line string")
+        try:
+            results = sorted((int(r[0]), str(r[1])) for r in job.collect())
+        except Exception as e:  # Py4JJavaError and friends: the transform failed in a task
+            raise SparkGoldenError(f"transform probe {name!r} failed on the executors: {_task_error(e)}") from None
+        if [i for i, _ in results] != list(range(len(lines))):
+            raise SparkGoldenError(f"transform probe {name!r}: the job returned {len(results)} rows for {len(lines)}")
+        path = target / entry.outputs
+        atomic_write(path, "".join(line + "\n" for _, line in results).encode("utf-8"))
+        written[name] = path
+    return written
+
+
+def _golden_batches(task: _GoldenTask, batches: Iterable[Any]) -> Iterator[Any]:
+    """Yields, for each pandas batch of (row, line), the same rows with the transform's output lines.
+
+    Runs in a PySpark worker (``mapInPandas``).
+    """
+    import pandas as pd  # type: ignore[import-untyped]  # the executors' pandas, which mapInPandas runs on
+
+    from envprint.golden import shapes  # numpy-heavy: imported where the transform runs
+    from envprint.golden.jsonl import dumps_row, loads_row
+
+    transform = _golden_transform(task)
+    entry = task.entry
+    for batch in batches:
+        rows = [loads_row(line) for line in batch["line"]]
+        out, _ = shapes.apply(
+            transform.fn, rows, entry.input_columns, entry.input_form, entry.input_dtype, probe=task.name
+        )
+        yield pd.DataFrame({"row": batch["row"].to_numpy(), "line": [dumps_row(r) for r in out]})
+
+
+def _golden_transform(task: _GoldenTask) -> Any:
+    """Returns the registered transform `task` names, importing its modules once per worker and call."""
+    cached = _GOLDEN_CACHE.get(task.token)
+    if cached is None:
+        from envprint import parity  # numpy and the registry, in the worker that runs the transform
+
+        parity.discover(task.modules, entry_points=task.entry_points)
+        cached = parity.get(task.name)
+        if cached is None:
+            raise UsageError(
+                f"transform probe {task.name!r} is not registered on the executor after importing "
+                f"{', '.join(task.modules) or 'no module'}"
+            )
+        _GOLDEN_CACHE.clear()  # only the current call's transform is worth keeping
+        _GOLDEN_CACHE[task.token] = cached
+    return cached

@@ -37,7 +37,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # the suite (and numpy with it) loads on first use: comparing results needs neither
     if name == "run_suite":
-        from envprint.probes.suite import run_suite
+        from envprint.probes.suite import run_suite  # loads the probe modules and numpy
 
         return run_suite
     raise AttributeError(f"module 'envprint.probes' has no attribute {name!r}")

@@ -12,6 +12,7 @@ import numpy as np
 
 from envprint.errors import UsageError
 from envprint.model import ProbeOutput, ProbeResult, Scalar
+from envprint.privacy import redact_path
 from envprint.probes._base import Probe, Raw, registry
 from envprint.probes._record import Canonical, canonical, to_output
 
@@ -133,7 +134,5 @@ def result_digest(outputs: Mapping[str, ProbeOutput], flags: Mapping[str, Scalar
 
 
 def _describe(e: Exception) -> str:
-    from envprint.privacy import redact_path
-
     text = str(e).strip().splitlines()
     return redact_path(f"{type(e).__name__}: {text[0][:200]}") if text else type(e).__name__

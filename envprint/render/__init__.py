@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import enum
 import sys
-from typing import TYPE_CHECKING
+
+from envprint.render.json import render_json
+from envprint.render.markdown import render_markdown
+from envprint.render.text import render_text
+from envprint.report import DiffReport
 
 if sys.version_info >= (3, 11):
     from typing import assert_never
@@ -22,10 +26,7 @@ else:  # pragma: no cover - Python 3.10
         raise AssertionError(f"unhandled value {value!r}")
 
 
-if TYPE_CHECKING:
-    from envprint.diff import DiffReport
-
-__all__ = ["Format", "render", "trust_label"]
+__all__ = ["Format", "render"]
 
 
 class Format(str, enum.Enum):
@@ -39,20 +40,9 @@ class Format(str, enum.Enum):
 def render(report: DiffReport, format: Format, *, width: int = 100, color: bool = False) -> str:
     """Returns `report` rendered in `format`; `width` and `color` apply to text only."""
     if format is Format.text:
-        from envprint.render.text import render_text
-
         return render_text(report, width=width, color=color)
     if format is Format.json:
-        from envprint.render.json import render_json
-
         return render_json(report)
     if format is Format.markdown:
-        from envprint.render.markdown import render_markdown
-
         return render_markdown(report)
     assert_never(format)
-
-
-def trust_label(trust: str) -> str:
-    """Returns how a side's trust state is shown: VERIFIED, UNVERIFIED, UNSIGNED or LIVE."""
-    return trust.upper()

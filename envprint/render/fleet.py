@@ -15,22 +15,22 @@ A new field is added without a version change; a renamed or removed field bumps 
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import sys
-from collections.abc import Callable, Iterator
 from typing import Any
 
+from envprint.envelope import Trust
 from envprint.fleet import FleetGroup, FleetReport, Member
-from envprint.render import Format, render, trust_label
+from envprint.render import Format, render
+from envprint.render.json import report_data
 
 if sys.version_info >= (3, 11):
     from typing import assert_never
 else:  # pragma: no cover - Python 3.10: the shim of envprint.render
     from envprint.render import assert_never
 
-__all__ = ["FLEET_JSON_VERSION", "fleet_data", "progress", "render_fleet"]
+__all__ = ["FLEET_JSON_VERSION", "fleet_data", "render_fleet"]
 
 FLEET_JSON_VERSION = 1
 #: characters of the identity digest shown to people
@@ -54,8 +54,6 @@ def render_fleet(report: FleetReport, format: Format, *, width: int = 100, color
 
 def fleet_data(report: FleetReport) -> dict[str, Any]:
     """Returns the JSON document of a fleet report as plain data."""
-    from envprint.render.json import report_data
-
     return {
         "format": "envprint-fleet",
         "version": FLEET_JSON_VERSION,
@@ -89,42 +87,6 @@ def _member_data(m: Member) -> dict[str, Any]:
     return {"name": m.name, "file": m.file, "host": m.host, "label": m.label, "tags": dict(m.tags), "trust": m.trust}
 
 
-@contextlib.contextmanager
-def progress(description: str = "reading fingerprints", *, threshold: int = 20) -> Iterator[Callable[[int, int], None]]:
-    """Yields a `progress(done, total)` callback that draws a rich bar on stderr.
-
-    The bar appears only when stderr is a terminal and there are at least `threshold` items; it
-    is removed when done, so nothing of it stays in logs.
-    """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    bar = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    task = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal task
-        if total < threshold or not sys.stderr.isatty():
-            return
-        if task is None:
-            bar.start()
-            task = bar.add_task(description, total=total)
-        bar.update(task, completed=done)
-
-    try:
-        yield update
-    finally:
-        if task is not None:
-            bar.stop()
-
-
 # --------------------------------------------------------------------------------------------- text
 
 
@@ -141,7 +103,7 @@ def _text(report: FleetReport, *, width: int, color: bool) -> str:
     console.print(Text.assemble(("envprint fleet: ", "bold"), (report.verdict, style)))
     console.print(
         f"reference ({report.reference_source}): {_who(report.reference)} "
-        f"[{trust_label(report.reference.trust)}], identity {report.reference_digest[:SHORT]}",
+        f"[{Trust(report.reference.trust).label}], identity {report.reference_digest[:SHORT]}",
         markup=False,
     )
     if report.reference_note:
@@ -206,7 +168,7 @@ def _markdown(report: FleetReport) -> str:
         f"## envprint fleet: {report.verdict}",
         "",
         f"Reference ({report.reference_source}): {_code(_who(report.reference))} "
-        f"({trust_label(report.reference.trust)}), identity `{report.reference_digest[:SHORT]}`",
+        f"({Trust(report.reference.trust).label}), identity `{report.reference_digest[:SHORT]}`",
     ]
     if report.reference_note:
         lines += ["", f"> {report.reference_note}"]

@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from envprint.diff import DiffReport, Finding, Magnitude
+from envprint.report import DiffReport, Finding, Magnitude
 
 __all__ = ["DIFF_JSON_VERSION", "render_json", "report_data"]
 

@@ -6,8 +6,8 @@ findings folded in a ``<details>`` block.
 
 from __future__ import annotations
 
-from envprint.diff import DiffReport, Severity
-from envprint.render import trust_label
+from envprint.envelope import Trust
+from envprint.report import DiffReport, Severity
 
 __all__ = ["render_markdown"]
 
@@ -16,7 +16,7 @@ def render_markdown(report: DiffReport) -> str:
     """Returns the report as Markdown ending in a newline."""
     lines = [f"### envprint diff: {_cell(report.verdict)}", ""]
     for side, label, trust in (("a", report.a_label, report.a_trust), ("b", report.b_label, report.b_trust)):
-        lines.append(f"- **{side}** `{_code(label)}` — **{trust_label(trust)}**")
+        lines.append(f"- **{side}** `{_code(label)}` — **{Trust(trust).label}**")
     lines.append("")
     serious = [f for f in report.findings if f.severity > Severity.info]
     if serious:

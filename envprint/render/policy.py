@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from envprint.policy import Decision, PolicyResult
 
 if TYPE_CHECKING:
-    from envprint.guard import GuardResult
+    from envprint.serving import GuardResult
 
 
 def violations_text(result: PolicyResult, *, limit: int = 30) -> str:

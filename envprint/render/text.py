@@ -8,8 +8,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from envprint.diff import DiffReport, Finding, Severity
-from envprint.render import trust_label
+from envprint.envelope import Trust
+from envprint.report import DiffReport, Finding, Severity
 
 __all__ = ["render_text"]
 
@@ -51,7 +51,7 @@ def _renderables(report: DiffReport) -> list[Any]:
     for side, label, trust in (("a", report.a_label, report.a_trust), ("b", report.b_label, report.b_trust)):
         parts.append(
             Text.assemble(
-                (f"  {side}  ", "dim"), label, "  ", (trust_label(trust), _TRUST_STYLE.get(trust, "bold red"))
+                (f"  {side}  ", "dim"), label, "  ", (Trust(trust).label, _TRUST_STYLE.get(trust, "bold red"))
             )
         )
     for severity in sorted(Severity, reverse=True):

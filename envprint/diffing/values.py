@@ -1,0 +1,137 @@
+"""What every part of the walk shares: the two sides (`Context`), values as plain data and as titles,
+and the constructors of findings."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from envprint._base import UNAVAILABLE_KEY
+from envprint._serde import to_data
+from envprint.model import Fingerprint, Unavailable
+from envprint.report import Finding, Severity
+
+
+class Absent:
+    """The value of a mapping entry on the side that lacks it."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+ABSENT: Any = Absent()
+
+
+CRIT, WARN, INFO = Severity.critical, Severity.warning, Severity.info
+
+
+def plain(value: Any) -> Any:
+    """Returns a field value as plain data (to_data's shape); an absent entry is None."""
+    if value is ABSENT:
+        return None
+
+    return to_data(value)
+
+
+def show(value: Any, none: str = "none") -> str:
+    """Returns a short human rendering of a plain value for titles."""
+    if value is ABSENT:
+        return "absent"
+    if value is None:
+        return none
+    if isinstance(value, Unavailable) or (isinstance(value, Mapping) and UNAVAILABLE_KEY in value):
+        return "unavailable"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ",".join(show(v) for v in value) if value else "none"
+    if dataclasses.is_dataclass(value) or isinstance(value, Mapping):
+        data = plain(value) if dataclasses.is_dataclass(value) else value
+        for key in ("version", "name", "digest"):
+            if isinstance(data.get(key), str):
+                return str(data[key])
+        return "present"
+    text = str(value)
+    return text if len(text) <= 48 else text[:47] + "…"
+
+
+def arrow(old: Any, new: Any, none: str = "none") -> str:
+    return f"{show(old, none)} → {show(new, none)}"
+
+
+class Context(NamedTuple):
+    """The two fingerprints and their labels, for findings that name a side or look across fields."""
+
+    a: Fingerprint
+    b: Fingerprint
+    a_label: str
+    b_label: str
+
+    def side(self, present_in_a: bool) -> str:
+        """Returns the label of side a when `present_in_a`, else of side b."""
+        return self.a_label if present_in_a else self.b_label
+
+
+@functools.cache
+def fields_of(cls: type) -> tuple[tuple[str, bool], ...]:
+    return tuple((f.name, bool(f.metadata.get("descriptive"))) for f in dataclasses.fields(cls))
+
+
+def finding(
+    path: str,
+    kind: str,
+    severity: Severity,
+    a: Any,
+    b: Any,
+    title: str,
+    *,
+    identity: bool = True,
+) -> Finding:
+    """Returns a finding with the values as plain data (an absent side as None)."""
+    return Finding(kind, path, severity, plain(a), plain(b), title, identity=identity)
+
+
+def unavailable_finding(ctx: Context, path: str, a: Any, b: Any) -> Finding:
+    """Returns the finding for a value Unavailable on one side (a warning) or both (info, not identity)."""
+    both = isinstance(a, Unavailable) and isinstance(b, Unavailable)
+    if both:
+        title = f"{path}: unavailable on both sides, for different reasons"
+    else:
+        missing = ctx.a_label if isinstance(a, Unavailable) else ctx.b_label
+        reason = (a if isinstance(a, Unavailable) else b).reason
+        title = f"{path}: measured → unavailable in {missing} ({reason})"
+        if isinstance(a, Unavailable):
+            title = f"{path}: unavailable in {missing} ({reason}) → measured"
+    # both unknown is not a difference of the environments, only of what could be measured
+    return finding(path, "measured.unavailable", INFO if both else WARN, a, b, title, identity=not both)
+
+
+def present_detail(value: Any) -> str:
+    shown = show(value)
+    return "" if shown in ("present", "none") else f" ({shown})"
+
+
+UTC_ALIASES = frozenset(
+    {"UTC", "UCT", "Universal", "Zulu", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich"}
+    | {f"Etc/{z}" for z in ("UTC", "UCT", "Universal", "Zulu", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich")}
+)
+
+
+def zone_of(fp: Fingerprint) -> Any:
+    """Returns the local zone with the names of UTC merged into "UTC" (they compute alike)."""
+    if isinstance(fp.locale_time, Unavailable):
+        return fp.locale_time
+    zone = fp.locale_time.local_zone
+    return "UTC" if zone in UTC_ALIASES else zone
+
+
+def same_zone(ctx: Context) -> bool:
+    """Returns whether both sides resolve to one local zone (the names of UTC merged), or neither could be measured."""
+    za, zb = zone_of(ctx.a), zone_of(ctx.b)
+    if isinstance(za, Unavailable) or isinstance(zb, Unavailable):
+        return isinstance(za, Unavailable) and isinstance(zb, Unavailable)
+    return bool(za == zb)
