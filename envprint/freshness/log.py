@@ -133,7 +133,7 @@ class _Columns:
         hit = _flag(row["hit"], text)
         if hit is None:
             raise FetchLogError(self.source, where, f"hit {row['hit']!r} is not true or false")
-        age = _number(self.source, where, "age_s", row["age_s"], text, empty_ok=not hit)
+        age = _number(self.source, where, "age_s", row["age_s"], text, empty_ok=True)
         if age is None and hit:
             raise FetchLogError(
                 self.source, where, "age_s is empty on a hit (only a miss may serve a value of unknown age)"

@@ -15,9 +15,9 @@ scrape, `flush`, `close`) drains first, so it sees every observation made before
 deque holds `max_pending` rows (the thread is starved), the observing thread drains it itself:
 nothing is dropped and memory stays bounded.
 
-Memory is fixed per feature: two bucket arrays (ages, 1382 counters; fetch latencies, 1037) for
+Memory is fixed per feature: two bucket arrays (ages, 1384 counters; fetch latencies, 1038) for
 each of the `window_slots` slots of the sliding window (int32) plus one all-time copy (int64),
-about 68 KiB per feature with the defaults. Quantiles over the window answer "what is the
+about 66 KiB per feature with the defaults. Quantiles over the window answer "what is the
 staleness p95 now" (the Prometheus summaries); the all-time arrays give `snapshot(window=False)`.
 """
 
@@ -117,8 +117,9 @@ class Recorder:
         self._fetch = np.zeros((0, window_slots, FETCH.size), np.int32)
         self._age_total = np.zeros((0, AGE.size), np.int64)
         self._fetch_total = np.zeros((0, FETCH.size), np.int64)
-        self._counts = np.zeros((0, window_slots + 1, 2), np.int64)  # requests, hits
-        self._sums = np.zeros((0, window_slots + 1, 2), np.float64)  # age_s, fetch_ms
+        # per feature and slot (the last column: all time): [requests, hits] and [age_s sum, fetch_ms sum]
+        self._counts = np.zeros((2, 0, window_slots + 1), np.int64)
+        self._sums = np.zeros((2, 0, window_slots + 1), np.float64)
         self._slot_epoch = np.full(window_slots, -1, np.int64)
         self._log_path = None if log is None else Path(log)
         self._log: IO[bytes] | None = None
@@ -197,26 +198,31 @@ class Recorder:
             features = {}
             for i, name in enumerate(self._names):
                 window = FetchStats(
-                    requests=int(self._counts[i, :-1, 0][live].sum()),
-                    hits=int(self._counts[i, :-1, 1][live].sum()),
+                    requests=int(self._counts[0, i, :-1][live].sum()),
+                    hits=int(self._counts[1, i, :-1][live].sum()),
                     age=Sketch(
-                        AGE, self._age[i][live].sum(axis=0, dtype=np.int64), float(self._sums[i, :-1, 0][live].sum())
+                        AGE, self._age[i][live].sum(axis=0, dtype=np.int64), float(self._sums[0, i, :-1][live].sum())
                     ),
                     fetch=Sketch(
                         FETCH,
                         self._fetch[i][live].sum(axis=0, dtype=np.int64),
-                        float(self._sums[i, :-1, 1][live].sum()),
+                        float(self._sums[1, i, :-1][live].sum()),
                     ),
                 )
                 total = FetchStats(
-                    requests=int(self._counts[i, -1, 0]),
-                    hits=int(self._counts[i, -1, 1]),
-                    age=Sketch(AGE, self._age_total[i].copy(), float(self._sums[i, -1, 0])),
-                    fetch=Sketch(FETCH, self._fetch_total[i].copy(), float(self._sums[i, -1, 1])),
+                    requests=int(self._counts[0, i, -1]),
+                    hits=int(self._counts[1, i, -1]),
+                    age=Sketch(AGE, self._age_total[i].copy(), float(self._sums[0, i, -1])),
+                    fetch=Sketch(FETCH, self._fetch_total[i].copy(), float(self._sums[1, i, -1])),
                 )
                 features[name] = FeatureSnapshot(name, window, total, total.age.total, total.fetch.total)
             log = None if self._log_path is None else str(self._log_path)
             return RecorderSnapshot(now, self.window_s, features, log, self._log_rows_lost, self._log_error)
+
+    def memory_bytes(self) -> int:
+        """Returns the bytes held by the bucket arrays and counters: a fixed amount per feature seen."""
+        arrays = (self._age, self._fetch, self._age_total, self._fetch_total, self._counts, self._sums)
+        return sum(a.nbytes for a in arrays)
 
     def collector(self, *, quantiles: tuple[float, ...] = (0.5, 0.95, 0.99)) -> Any:
         """Returns a prometheus_client collector of this recorder's metrics (see docs/freshness.md)."""
@@ -286,7 +292,10 @@ class Recorder:
 
     def _bin(self, rows: list[tuple[Any, ...]]) -> None:
         features, hits, ages, fetches, _, stamps = zip(*rows, strict=True)
-        codes = np.fromiter((self._code(f) for f in features), np.intp, len(rows))
+        try:  # the common case: every feature seen before, one C-level map
+            codes = np.fromiter(map(self._index.__getitem__, features), np.intp, len(rows))
+        except KeyError:
+            codes = np.fromiter(map(self._code, features), np.intp, len(rows))
         hit = np.fromiter(hits, bool, len(rows))
         age = np.array(ages, dtype=np.float64)  # None (a miss without a value) becomes NaN
         fetch = np.array(fetches, dtype=np.float64)
@@ -296,21 +305,20 @@ class Recorder:
         in_window = self._slot_epoch[slot] == epoch  # rows older than the window count all-time only
         aged = ~np.isnan(age)
         age_index, fetch_index = AGE.index(np.where(aged, age, 0.0)), FETCH.index(fetch)
-        np.add.at(self._age_total, (codes[aged], age_index[aged]), 1)
-        np.add.at(self._fetch_total, (codes, fetch_index), 1)
-        w = in_window & aged
-        np.add.at(self._age, (codes[w], slot[w], age_index[w]), 1)
-        np.add.at(self._fetch, (codes[in_window], slot[in_window], fetch_index[in_window]), 1)
-        everyone = np.ones(len(rows), bool)
-        for target, column, values, mask in (
-            (self._counts, 0, everyone.astype(np.int64), everyone),
-            (self._counts, 1, hit.astype(np.int64), everyone),
-            (self._sums, 0, age, aged),
-            (self._sums, 1, fetch, everyone),
-        ):
-            np.add.at(target[:, :, column], (codes[mask], np.full(int(mask.sum()), self._slots)), values[mask])
-            both = mask & in_window
-            np.add.at(target[:, :, column], (codes[both], slot[both]), values[both])
+        w = in_window
+        _accumulate(self._age_total, codes[aged] * AGE.size + age_index[aged])
+        _accumulate(self._fetch_total, codes * FETCH.size + fetch_index)
+        window_cell = codes * self._slots + slot
+        _accumulate(self._age, window_cell[w & aged] * AGE.size + age_index[w & aged])
+        _accumulate(self._fetch, window_cell[w] * FETCH.size + fetch_index[w])
+        # counters and sums: the row's window slot (when in the window) and the all-time column
+        columns = self._slots + 1
+        cells = np.concatenate([codes * columns + self._slots, (codes * columns + slot)[w]])
+        aged_cells = np.concatenate([aged, aged[w]])
+        _accumulate(self._counts[0], cells)
+        _accumulate(self._counts[1], cells, np.concatenate([hit, hit[w]]))
+        _accumulate(self._sums[0], cells[aged_cells], np.concatenate([age, age[w]])[aged_cells])
+        _accumulate(self._sums[1], cells, np.concatenate([fetch, fetch[w]]))
 
     def _rotate(self, newest: int) -> None:
         """Clears the slots whose epoch left the window, up to the `newest` epoch seen."""
@@ -318,8 +326,8 @@ class Recorder:
             slot = epoch % self._slots
             self._age[:, slot] = 0
             self._fetch[:, slot] = 0
-            self._counts[:, slot] = 0
-            self._sums[:, slot] = 0.0
+            self._counts[:, :, slot] = 0
+            self._sums[:, :, slot] = 0.0
             self._slot_epoch[slot] = epoch
 
     def _code(self, feature: str) -> int:
@@ -335,8 +343,9 @@ class Recorder:
         self._fetch = _append_zeros(self._fetch)
         self._age_total = _append_zeros(self._age_total)
         self._fetch_total = _append_zeros(self._fetch_total)
-        self._counts = _append_zeros(self._counts)
-        self._sums = _append_zeros(self._sums)
+        column = (2, 1, self._slots + 1)
+        self._counts = np.concatenate([self._counts, np.zeros(column, self._counts.dtype)], axis=1)
+        self._sums = np.concatenate([self._sums, np.zeros(column, self._sums.dtype)], axis=1)
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
         assert self._log is not None
@@ -368,6 +377,15 @@ class Recorder:
 
 def _append_zeros(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return np.concatenate([a, np.zeros((1, *a.shape[1:]), a.dtype)])
+
+
+def _accumulate(target: npt.NDArray[Any], index: npt.NDArray[np.intp], weights: npt.NDArray[Any] | None = None) -> None:
+    """Adds 1 (or `weights`) at each flat `index` of the contiguous array `target`."""
+    flat = target.reshape(-1)  # a view: every target is C-contiguous
+    if index.size * 8 >= flat.size:  # many rows: one pass of bincount over the whole array
+        flat += np.bincount(index, weights=weights, minlength=flat.size).astype(flat.dtype, copy=False)
+    else:  # few rows into many cells: touch only those
+        np.add.at(flat, index, 1 if weights is None else weights.astype(flat.dtype, copy=False))
 
 
 def _close_at_exit(ref: weakref.ref[Recorder]) -> None:

@@ -85,9 +85,9 @@ class Layout:
         return Sketch(self, self.counts(v), float(v.sum()))
 
 
-#: feature ages in seconds: 1 ms to about 31 years (1382 counters)
+#: feature ages in seconds: 1 ms to about 31 years (1384 counters)
 AGE = Layout("age", "s", RELATIVE_ACCURACY, 1e-3, 1e9)
-#: fetch latencies in milliseconds: 1 µs to about 16 minutes (1037 counters)
+#: fetch latencies in milliseconds: 1 µs to about 16 minutes (1038 counters)
 FETCH = Layout("fetch", "ms", RELATIVE_ACCURACY, 1e-3, 1e6)
 
 

@@ -207,7 +207,9 @@ def _column(frame: Any, name: str) -> Any:
     except Exception as e:  # polars raises its own ColumnNotFoundError; anything else is a real problem
         if "NotFound" not in type(e).__name__:
             raise
-    names = getattr(frame, "columns", None) or getattr(frame, "column_names", None)
+    names = getattr(frame, "columns", None)  # pandas, polars
+    if names is None:
+        names = getattr(frame, "column_names", None)  # pyarrow
     if names is None and isinstance(frame, Mapping):
         names = list(frame)
     listed = f"; columns: {', '.join(map(str, names))}" if names is not None else ""

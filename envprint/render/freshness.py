@@ -38,6 +38,7 @@ from envprint.freshness.report import (
     FreshnessReport,
     SloResult,
 )
+from envprint.freshness.sketch import AGE, FETCH
 from envprint.freshness.slo import format_age, format_value
 from envprint.render import Format
 
@@ -157,10 +158,14 @@ def _pct(x: float | None) -> str:
 
 
 def _age(x: float | None) -> str:
+    if x == 0:  # the sketch's zero bucket: at most its low end
+        return f"≤{format_age(AGE.low)}"
     return "–" if x is None else format_age(x)
 
 
 def _ms(x: float | None) -> str:
+    if x == 0:
+        return f"≤{format_value('fetch', FETCH.low)}"
     return "–" if x is None else format_value("fetch", x)
 
 
