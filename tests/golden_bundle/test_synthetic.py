@@ -19,7 +19,13 @@ from envprint.parity import edge_cases
 
 COLUMNS = {"age": 40.0, "income": 52_000.0}
 CATEGORIES = {"color": ["red", "green", "blue"]}
-PINNED = dict(columns=COLUMNS, categories=CATEGORIES, timestamps=["signup_at"], text=["comment"], seed=7)
+PINNED: dict[str, Any] = {
+    "columns": COLUMNS,
+    "categories": CATEGORIES,
+    "timestamps": ["signup_at"],
+    "text": ["comment"],
+    "seed": 7,
+}
 
 
 def edges(**kw: Any) -> int:
@@ -92,7 +98,7 @@ def test_edge_cases_come_first_then_random_profiles() -> None:
     rows = synthetic(200, columns={"age": 40.0}, categories=CATEGORIES, timestamps=["signup_at"])
     cases = edge_cases({"age": 40.0}, categories=CATEGORIES, timestamps=["signup_at"], zones=DEFAULT_ZONES)
     assert rows.labels[: len(cases)] == cases.labels
-    assert all(same_value(a.get(c), b.get(c)) for a, b in zip(rows, cases) for c in {*a, *b})
+    assert all(same_value(a.get(c), b.get(c)) for a, b in zip(rows[: len(cases)], cases, strict=True) for c in {*a, *b})
     assert rows.labels[len(cases)].startswith("random 0")
     assert rows.labels[-1].startswith(f"random {200 - len(cases) - 1}")
     assert len(rows) == 200
@@ -157,7 +163,7 @@ def test_the_seed_changes_the_random_rows_not_the_edge_cases() -> None:
     k = edges(columns={"age": 40.0})
     first, second = synthetic(k + 50, columns={"age": 40.0}, seed=0), synthetic(k + 50, columns={"age": 40.0}, seed=1)
     assert first.labels[:k] == second.labels[:k]
-    assert sum(not same_value(x.get("age"), y.get("age")) for x, y in zip(first[k:], second[k:])) > 40
+    assert sum(not same_value(x.get("age"), y.get("age")) for x, y in zip(first[k:], second[k:], strict=True)) > 40
 
 
 def test_fewer_rows_than_edge_cases_or_a_bad_column_is_a_usage_error() -> None:
