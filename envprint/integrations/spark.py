@@ -37,6 +37,7 @@ rows is decoded and handed to the transform in an executor's Python worker) and 
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import re
 import socket
@@ -463,13 +464,28 @@ def _golden_batches(task: _GoldenTask, batches: Iterable[Any]) -> Iterator[Any]:
 
 
 def _golden_transform(task: _GoldenTask) -> Any:
-    """Returns the registered transform `task` names, importing its modules once per worker and call."""
+    """Returns the registered transform `task` names, importing its modules once per worker and call.
+
+    Python workers are reused across calls: one may still hold a probe of the same name registered
+    by another call's module. That one is dropped and the task's modules imported again (reloaded
+    when already imported), so each call runs the transform its own modules register.
+    """
     cached = _GOLDEN_CACHE.get(task.token)
     if cached is None:
         from envprint import parity  # numpy and the registry, in the worker that runs the transform
 
-        parity.discover(task.modules, entry_points=task.entry_points)
         cached = parity.get(task.name)
+        if cached is None or cached.fn.__module__ not in task.modules:
+            if cached is not None:
+                parity.unregister(task.name)
+            for module in task.modules:
+                loaded = sys.modules.get(module)
+                if loaded is None:
+                    parity.discover([module], entry_points=False)
+                else:
+                    importlib.reload(loaded)  # registers its probes again
+            parity.discover((), entry_points=task.entry_points)
+            cached = parity.get(task.name)
         if cached is None:
             raise UsageError(
                 f"transform probe {task.name!r} is not registered on the executor after importing "
