@@ -49,9 +49,9 @@ class FreshnessCollector(Collector):
             if f.window.hit_rate is not None:
                 ratio.add_metric([name], f.window.hit_rate)
             _summary(staleness, name, self.quantiles, f.window.age.quantiles(self.quantiles), 1.0)
-            staleness.add_metric([name], count_value=f.total.age.count, sum_value=f.age_sum)
+            staleness.add_metric([name], count_value=f.total.age.count, sum_value=f.total.age.total)
             _summary(fetch, name, self.quantiles, f.window.fetch.quantiles(self.quantiles), 1e-3)
-            fetch.add_metric([name], count_value=f.total.fetch.count, sum_value=f.fetch_sum / 1000.0)
+            fetch.add_metric([name], count_value=f.total.fetch.count, sum_value=f.total.fetch.total / 1000.0)
         lost.add_metric([], snap.log_rows_lost)
         yield from (requests, hits, ratio, staleness, fetch, lost)
 

@@ -58,8 +58,6 @@ class FeatureSnapshot:
     feature: str
     window: FetchStats
     total: FetchStats
-    age_sum: float  # seconds, all time (the Prometheus summary's _sum)
-    fetch_sum: float  # milliseconds, all time
 
 
 @dataclass(frozen=True)
@@ -215,7 +213,7 @@ class Recorder:
                     age=Sketch(AGE, self._age_total[i].copy(), float(self._sums[0, i, -1])),
                     fetch=Sketch(FETCH, self._fetch_total[i].copy(), float(self._sums[1, i, -1])),
                 )
-                features[name] = FeatureSnapshot(name, window, total, total.age.total, total.fetch.total)
+                features[name] = FeatureSnapshot(name, window, total)
             log = None if self._log_path is None else str(self._log_path)
             return RecorderSnapshot(now, self.window_s, features, log, self._log_rows_lost, self._log_error)
 

@@ -133,13 +133,6 @@ class Sketch:
         sketch = self._ddsketch
         return tuple(float(sketch.get_quantile_value(q)) for q in qs)
 
-    def fraction_above(self, threshold: float) -> float | None:
-        """Returns the fraction of values above `threshold`, to the bucket: values in its bucket count as not above."""
-        if self.count == 0:
-            return None
-        index = int(self.layout.index(np.array([threshold], np.float64))[0])
-        return float(self.counts[index + 1 :].sum()) / self.count
-
     def to_ddsketch(self) -> Any:
         """Returns a ``ddsketch.BaseDDSketch`` holding these buckets (its count and quantiles; min/max/sum unknown)."""
         return self._ddsketch

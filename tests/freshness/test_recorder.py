@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def test_snapshot_counts_hits_and_ages_per_feature() -> None:
     a, b = snap.features["a"], snap.features["b"]
     assert (a.total.requests, a.total.hits, a.total.age.count, a.total.fetch.count) == (100, 75, 75, 100)
     assert a.total.hit_rate == 0.75
-    assert a.age_sum == sum(i for i in range(100) if i % 4)
+    assert a.total.age.total == sum(i for i in range(100) if i % 4)
     assert a.window.requests == 100 and a.window.hits == 75
     assert b.total.fetch.quantile(0.5) == pytest.approx(2.5, rel=0.01)
 
@@ -233,3 +234,22 @@ def test_prometheus_export_skips_quantiles_of_an_empty_window() -> None:
     assert quantiles == []
     counts = [s.value for s in families["envprint_feature_staleness_seconds"] if s.name.endswith("_count")]
     assert counts == [1]
+
+
+def test_a_forked_child_records_with_its_own_thread_and_lock(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    with Recorder(log, clock=Clock()) as rec:
+        rec.observe("parent", hit=True, age_s=1.0, fetch_ms=1.0)
+        pid = os.fork()
+        if pid == 0:  # the child: record, flush, report through the exit status
+            try:
+                rec.observe("child", hit=True, age_s=2.0, fetch_ms=1.0, request_id="c")
+                snap = rec.snapshot()
+                os._exit(0 if snap.features["child"].total.requests == 1 else 1)
+            except BaseException:
+                os._exit(2)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert "child" not in rec.snapshot().features
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert sorted(r["feature"] for r in rows) == ["child", "parent"]
