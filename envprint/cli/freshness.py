@@ -39,7 +39,7 @@ def freshness(
         typer.Option(
             "--slo-file",
             envvar="ENVPRINT_FRESHNESS_SLO_FILE",
-            help='TOML file of SLOs: [defaults] and [features.NAME] tables of METRIC = "OP VALUE".',
+            help='TOML file of SLOs: \\[defaults] and \\[features.NAME] tables of METRIC = "OP VALUE".',
         ),
     ] = None,
     no_default_slos: Annotated[
@@ -55,7 +55,7 @@ def freshness(
         typer.Option(
             "--stale-after",
             envvar="ENVPRINT_FRESHNESS_STALE_AFTER",
-            help="Age above which a value is stale (the stale column, stale_rate) [default: the staleness SLO bound].",
+            help="Age above which a value is stale (stale column, stale_rate) \\[default: the staleness SLO bound].",
         ),
     ] = None,
     baseline: Annotated[

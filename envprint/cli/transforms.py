@@ -94,7 +94,7 @@ def shadow(
         typer.Option(
             "--stale-after",
             envvar="ENVPRINT_FRESHNESS_STALE_AFTER",
-            help="With --requests: age above which a feature value is stale [default: 10s or the --slo-file's].",
+            help="With --requests: age above which a feature value is stale \\[default: 10s or the --slo-file's].",
         ),
     ] = None,
     slo_file: Annotated[
