@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from envprint import artifact
-from envprint.artifact import ChangeKind, FileChange
+from envprint.artifact import ChangeKind, FileChange, hashing
 from envprint.errors import ArtifactMismatchError, SignatureError, UsageError
 from envprint.model import ArtifactFile, ArtifactManifest
 from envprint.render.progress import byte_progress
@@ -96,7 +96,7 @@ def test_fingerprints_at_the_root_are_excluded_but_not_deeper(model: Path) -> No
 
 
 def test_worker_counts_agree_and_progress_reaches_the_total(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(artifact, "_BYTES_PER_WORKER", 1)  # use the thread pool even for a small tree
+    monkeypatch.setattr(hashing, "_BYTES_PER_WORKER", 1)  # use the thread pool even for a small tree
     files = {f"d{i % 7}/f{i:04d}": os.urandom(i * 37 % 9000) for i in range(600)}
     files["big.bin"] = os.urandom(9 * 1024 * 1024)
     root = write_tree(tmp_path / "m", files)

@@ -10,8 +10,11 @@ import pytest
 from envprint.errors import PolicyError
 from envprint.policy import (
     PRESETS,
+    Exact,
+    Ignore,
+    PackageVersion,
     Policy,
-    Rule,
+    ProbeTolerance,
     Waiver,
     combine,
     effective_policy,
@@ -98,9 +101,9 @@ def test_version_specifier_checked_even_without_a_difference(local_fingerprint: 
     import numpy
 
     fp = local_fingerprint
-    ok = Policy("p", (Rule(package="numpy", version=f"=={numpy.__version__}"),))
+    ok = Policy("p", (PackageVersion(package="numpy", version=f"=={numpy.__version__}"),))
     assert evaluate(ok, report(), fp, today=TODAY).passed  # type: ignore[arg-type]
-    bad = Policy("p", (Rule(package="NumPy", version="<1.0"),))
+    bad = Policy("p", (PackageVersion(package="NumPy", version="<1.0"),))
     result = evaluate(bad, report(), fp, today=TODAY)  # type: ignore[arg-type]
     assert [d.finding.kind for d in result.violations] == ["policy.version"]
     assert result.violations[0].note == f"{numpy.__version__} does not satisfy <1.0"
@@ -109,7 +112,7 @@ def test_version_specifier_checked_even_without_a_difference(local_fingerprint: 
 
 
 def test_ignore_and_group_tolerance() -> None:
-    policy = Policy("p", (Rule(ignore="locale_time.locale.LC_MESSAGES"), Rule(group="blas", max_ulp=2000)))
+    policy = Policy("p", (Ignore(ignore="locale_time.locale.LC_MESSAGES"), ProbeTolerance(group="blas", max_ulp=2000)))
     msgs = finding("locale_time.locale.LC_MESSAGES", "locale", Severity.critical)
     blas = finding("probes.blas_gemm_f32", "probe.differs", magnitude=ULP1132, old={"group": "blas"})
     assert outcomes(policy, msgs, blas) == ["ignored", "allowed"]
@@ -162,8 +165,8 @@ def test_valid_policy_file_loads(tmp_path: Path) -> None:
     path.write_text(POLICY_TOML)
     policy = load_policy(path)
     assert policy.fail_on is Severity.warning
-    assert policy.rules[0] == Rule(package="numpy", version="~=2.4.0")
-    assert policy.rules[1] == Rule(probe="blas_*", max_ulp=64, max_normwise=1e-6)
+    assert policy.rules[0] == PackageVersion(package="numpy", version="~=2.4.0")
+    assert policy.rules[1] == ProbeTolerance(probe="blas_*", max_ulp=64, max_normwise=1e-6)
     assert policy.rules[2:] == PRESETS["default"].rules
     assert policy.waivers == (
         Waiver(
@@ -224,7 +227,7 @@ def test_unknown_policy_name_is_a_policy_error() -> None:
 def test_policy_data_round_trips_exactly(name: str) -> None:
     from envprint.policy import from_data
 
-    policy = Policy("custom", (Rule(package="numpy", version="~=2.4"), *PRESETS[name].rules),
+    policy = Policy("custom", (PackageVersion(package="numpy", version="~=2.4"), *PRESETS[name].rules),
                     (Waiver("r", TODAY, path="x.*"),), PRESETS[name].fail_on, PRESETS[name].identity_exact)  # fmt: skip
     assert from_data(policy.to_data(), source="<data>") == policy
 
@@ -234,7 +237,7 @@ def test_default_exact_rules_leave_info_findings_informational() -> None:
     cuda = finding("determinism.frameworks.torch.cuda_initialized", "framework.setting", Severity.info, False, True)
     nvml = finding("gpu.nvml_version", "gpu.nvml", Severity.warning, "12.550.54.15", "12.550.90.07")
     assert outcomes(PRESETS["default"], installer, cuda, nvml) == ["warning", "info", "allowed"]
-    own = Policy("own", (Rule(exact="packages.numpy.installer"),))
+    own = Policy("own", (Exact(exact="packages.numpy.installer"),))
     assert outcomes(own, installer) == ["violation"]  # a rule without severity applies to everything
 
 
