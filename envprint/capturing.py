@@ -7,6 +7,7 @@ numbers (thread pools, FTZ set by an imported library, a locale set by the app) 
 from __future__ import annotations
 
 import datetime
+import functools
 import importlib
 import importlib.util
 import os
@@ -16,9 +17,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from envprint._base import UNAVAILABLE_KEY, is_unavailable
 from envprint._version import __version__
 from envprint.artifact import manifest as build_manifest
-from envprint.collect import blas, cpu, determinism, env, gpu, locale_time, memory, packages, platform, python
+from envprint.collect import COLLECTORS, Inputs
 from envprint.errors import CaptureError, UsageError
 from envprint.model import SCHEMA_VERSION, Fingerprint, Meta, ProbeResult, Scalar, Unavailable
 from envprint.policy import resolve_policy
@@ -66,17 +68,11 @@ def capture(
         import numpy  # noqa: F401  - numpy's SIMD dispatch and BLAS are part of what is measured
 
     timings: dict[str, float] = {}
-    pkgs = _timed(timings, "packages", packages.collect)
-    python_info = _timed(timings, "python", python.collect)
-    imported = _timed(timings, "imported", packages.imported_modules)
-    platform_info = _timed(timings, "platform", platform.collect)
-    cpu_info = _timed(timings, "cpu", cpu.collect)
-    memory_info = _timed(timings, "memory", memory.collect)
-    gpu_info = _timed(timings, "gpu", lambda: gpu.collect(nvml))
-    blas_info = _timed(timings, "blas", blas.collect)
-    determinism_info = _timed(timings, "determinism", determinism.collect)
-    env_vars = _timed(timings, "env", env.collect)
-    locale_info = _timed(timings, "locale_time", lambda: locale_time.collect(pkgs if isinstance(pkgs, dict) else None))
+    inputs = Inputs(nvml=nvml)
+    for collector in COLLECTORS:
+        inputs.sections[collector.section] = _timed(
+            timings, collector.section, functools.partial(collector.collect, inputs)
+        )
     probe_results: Any = {}
     if probes:
         from envprint.probes.suite import run_suite  # deferred: the probes import numpy, --no-probes does not
@@ -84,11 +80,11 @@ def capture(
         builtin = None if probe_groups is None else [g for g in probe_groups if g != "parity"]
         if builtin is None or builtin:
             probe_results = _timed(timings, "probes", lambda: run_suite(builtin, budget_s=probe_budget_s, xla=xla))
-        parity = sys.modules.get("envprint.parity")
+        transforms = sys.modules.get("envprint.probes.transforms")
         # user transform probes (envprint.probe) are recorded whenever some are registered: registering
         # one is the request; `probe_groups` selects among the built-in groups only
-        if parity is not None and isinstance(probe_results, dict):
-            recorded = _timed(timings, "parity", parity.record)
+        if transforms is not None and isinstance(probe_results, dict):
+            recorded = _timed(timings, "parity", transforms.record)
             if isinstance(recorded, Unavailable):  # a bug, not a user failure: those are recorded per probe
                 recorded = {"parity": ProbeResult("parity", "failed", "", {}, {}, False, reason=recorded.reason)}
             probe_results.update(recorded)
@@ -110,17 +106,7 @@ def capture(
     )
     fp = Fingerprint(
         meta=meta,
-        python=python_info,
-        packages=pkgs,
-        imported=imported,
-        platform=platform_info,
-        cpu=cpu_info,
-        memory=memory_info,
-        gpu=gpu_info,
-        blas=blas_info,
-        determinism=determinism_info,
-        env=env_vars,
-        locale_time=locale_info,
+        **inputs.sections,
         probes=probe_results,
         artifact=manifest,
         custom=dict(custom or {}),
@@ -169,8 +155,8 @@ def unavailable_paths(fp: Fingerprint) -> list[tuple[str, str]]:
 
     def walk(data: Any, path: str) -> None:
         if isinstance(data, dict):
-            if set(data) == {"$unavailable"}:
-                out.append((path, str(data["$unavailable"])))
+            if is_unavailable(data):
+                out.append((path, str(data[UNAVAILABLE_KEY])))
                 return
             for k, v in data.items():
                 walk(v, f"{path}.{k}" if path else k)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
+from envprint._base import is_unavailable
 from envprint._serde import SchemaMismatch, from_data, type_hints
 from envprint.codec import Loaded, authenticate, decode_fingerprint, unpack_payload
 from envprint.diffing import diff, identity_digest
@@ -315,7 +316,7 @@ def _strip(tp: Any, data: Any) -> Any:
     if isinstance(data, dict):
         cls = _dataclass_in(tp)
         if cls is not None:
-            if set(data) == {"$unavailable"}:  # Unavailable(reason) in the dataclass's place
+            if is_unavailable(data):  # Unavailable(reason) in the dataclass's place
                 return data
             walk, drop = _fields_to_walk(cls), _descriptive_fields(cls)
             if cls is ProbeResult and (data.get("random_per_process") is True or data.get("stable") is False):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import json
 import os
 import shutil
 import sys
@@ -13,12 +12,11 @@ from typing import Annotated, Any
 import typer
 
 from envprint._files import atomic_write
-from envprint.cli._app import app, stderr
+from envprint.cli._app import app, key_paths, stderr
 from envprint.codec import read
 from envprint.diffing import diff
 from envprint.policy import evaluate, resolve_policy
 from envprint.render import Format as DiffFormat
-from envprint.render import policy as render_policy
 from envprint.render import render
 from envprint.report import Severity
 
@@ -75,15 +73,10 @@ def diff_(
     """Explain every difference between two fingerprints: exit 0 equivalent, 1 different, 2 unreadable, 3 untrusted."""
     report, serving = _diff_report(a, b, key, require_signed=require_signed)
     color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    text = render(report, format, width=shutil.get_terminal_size((100, 24)).columns, color=color)
-    status = report.exit_status(Severity[fail_on.value])
-    if policy is not None:
-        result = evaluate(resolve_policy(policy), report, serving)
-        status = result.exit_code
-        if format is DiffFormat.json:
-            text = _with_policy_json(text, result)
-        else:
-            text = f"{text.rstrip()}\n\n{render_policy.policy_text(result, markdown=format is DiffFormat.markdown)}\n"
+    result = evaluate(resolve_policy(policy), report, serving) if policy is not None else None
+    width = shutil.get_terminal_size((100, 24)).columns
+    text = render(report, format, width=width, color=color, policy=result)
+    status = result.exit_code if result is not None else report.exit_status(Severity[fail_on.value])
     if output is None:
         sys.stdout.write(text)
     else:
@@ -94,15 +87,8 @@ def diff_(
 
 def _diff_report(a: Path, b: Path, keys: list[Path] | None, *, require_signed: bool = False) -> Any:
     """Returns (DiffReport, fingerprint b) of two files; signed ones are verified first when keys are given."""
-    trusted = [str(k) for k in keys] if keys else None
+    trusted = key_paths(keys)
     la = read(a, trusted_keys=trusted, require_signature=require_signed)
     lb = read(b, trusted_keys=trusted, require_signature=require_signed)
     report = diff(la.fingerprint, lb.fingerprint, a_label=str(a), b_label=str(b), a_trust=la.trust, b_trust=lb.trust)
     return report, lb.fingerprint
-
-
-def _with_policy_json(text: str, result: Any) -> str:
-    """Returns the JSON diff document with the policy's decisions added under "policy"."""
-    doc = json.loads(text)
-    doc["policy"] = render_policy.policy_data(result)
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ from envprint.cli._app import (
 from envprint.codec import read
 from envprint.errors import UsageError
 from envprint.fleet import find_files, group, read_files
-from envprint.integrations.spark import capture_executors, session
+from envprint.integrations.spark import capture_executors, save_fleet, session
 from envprint.render import Format as DiffFormat
 from envprint.render.fleet import render_fleet
 from envprint.render.progress import count_progress
@@ -156,13 +155,7 @@ def fleet_spark(
     finally:
         if started:
             spark.stop()
-    if output.exists() and not output.is_dir():
-        raise UsageError(f"-o {output}: exists and is not a directory")
-    output.mkdir(parents=True, exist_ok=True)
-    for fp in fps:
-        executor_id = fp.meta.tags.get("executor_id", "")
-        name = "driver" if fp.meta.tags.get("role") == "driver" else f"executor-{executor_id}"
-        fp.save(output / (re.sub(r"[^A-Za-z0-9._-]", "_", name) + ".fp"))
+    save_fleet(fps, output)
     executors = [fp.meta.tags.get("executor_id", "?") for fp in fps[1:]]
     stderr().print(f"wrote {len(fps)} fingerprints to {output}: driver and executor(s) {', '.join(executors)}")
     _print_fleet(group(fps, reference=ref), format)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -13,7 +13,6 @@ from envprint.artifact import default_fp_path
 from envprint.capturing import capture as run_capture
 from envprint.cli._app import FormatOption, TextOrJson, app, key_paths, parse_tags, probe_groups, stderr, stdout
 from envprint.codec import read
-from envprint.model import Unavailable
 from envprint.render import fingerprint as render
 from envprint.render.progress import byte_progress
 
@@ -107,17 +106,7 @@ def capture(
         output = default_fp_path(artifact) if artifact is not None else Path("envprint.fp")
     path = fp.save(output, key=str(key) if key else None)
     if not quiet:
-        stderr().print(_capture_summary(fp, path, signed=key is not None))
-
-
-def _capture_summary(fp: Any, path: Path, *, signed: bool) -> str:
-    size = path.stat().st_size
-    n_pkgs = "?" if isinstance(fp.packages, Unavailable) else len(fp.packages)
-    n_probes = "?" if isinstance(fp.probes, Unavailable) else len(fp.probes)
-    gpu = "unavailable" if isinstance(fp.gpu, Unavailable) else f"{len(fp.gpu.devices)} device(s)"
-    trust = "signed" if signed else "UNSIGNED"
-    bound = f", bound to {fp.artifact.name} ({len(fp.artifact.files)} file(s))" if fp.artifact else ""
-    return f"wrote {path} ({trust}, {size / 1024:.1f} KiB): {n_pkgs} packages, {n_probes} probes, gpu {gpu}{bound}"
+        stderr().print(render.written_line(fp, path, signed=key is not None))
 
 
 # --------------------------------------------------------------------------------------------- show

@@ -12,7 +12,7 @@ import typer
 from envprint import signing
 from envprint._files import atomic_write
 from envprint.artifact import verify_file
-from envprint.cli._app import app, stderr
+from envprint.cli._app import app, key_paths, stderr
 from envprint.codec import load
 from envprint.errors import UsageError
 from envprint.export import export_file, to_requirements
@@ -93,7 +93,7 @@ def verify(
     """Verify a fingerprint's signature with trusted keys, then its model files; exit 3 when untrusted."""
     with byte_progress(description="verifying artifact") as progress:
         result = verify_file(
-            file, [str(k) for k in key], artifact=artifact, signature_only=signature_only, progress=progress
+            file, key_paths(key) or [], artifact=artifact, signature_only=signature_only, progress=progress
         )
     sys.stdout.write(result.summary() + "\n")
 

@@ -8,7 +8,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from envprint._base import UNAVAILABLE_KEY
+from envprint._base import is_unavailable
 from envprint._serde import to_data
 from envprint.model import Fingerprint, Unavailable
 from envprint.report import Finding, Severity
@@ -41,7 +41,7 @@ def show(value: Any, none: str = "none") -> str:
         return "absent"
     if value is None:
         return none
-    if isinstance(value, Unavailable) or (isinstance(value, Mapping) and UNAVAILABLE_KEY in value):
+    if is_unavailable(value):
         return "unavailable"
     if isinstance(value, bool):
         return "on" if value else "off"

@@ -58,7 +58,7 @@ from envprint.errors import EnvprintError, UsageError
 from envprint.golden.manifest import ProbeEntry, read_input_lines, read_manifest
 from envprint.model import Fingerprint
 
-__all__ = ["SparkCaptureError", "SparkGoldenError", "capture_executors", "golden_outputs", "session"]
+__all__ = ["SparkCaptureError", "SparkGoldenError", "capture_executors", "golden_outputs", "save_fleet", "session"]
 
 #: at most this many jobs (each with twice the tasks of the last) to reach every registered executor
 _ROUNDS = 3
@@ -236,6 +236,20 @@ def _collect(job: Any) -> list[tuple[Any, ...]]:
         return list(job.collect())
     except Exception as e:  # Py4JJavaError and friends: a task failed on an executor
         raise SparkCaptureError(f"the envprint capture job failed on the Spark executors: {_task_error(e)}") from None
+
+
+def save_fleet(fingerprints: Iterable[Fingerprint], directory: str | os.PathLike[str]) -> list[Path]:
+    """Returns the files written: ``driver.fp`` and ``executor-ID.fp`` in `directory`, created if needed."""
+    out = Path(directory)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fp in fingerprints:
+        tags = fp.meta.tags
+        name = "driver" if tags.get("role") == "driver" else f"executor-{tags.get('executor_id', '')}"
+        paths.append(fp.save(out / (re.sub(r"[^A-Za-z0-9._-]", "_", name) + ".fp")))
+    return paths
 
 
 def _decode(record: tuple[Any, ...]) -> tuple[str, Fingerprint]:

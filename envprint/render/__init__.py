@@ -11,8 +11,10 @@ from __future__ import annotations
 import enum
 import sys
 
+from envprint.policy import PolicyResult
 from envprint.render.json import render_json
 from envprint.render.markdown import render_markdown
+from envprint.render.policy import policy_data, policy_text
 from envprint.render.text import render_text
 from envprint.report import DiffReport
 
@@ -37,12 +39,27 @@ class Format(str, enum.Enum):
     markdown = "markdown"  # for PR comments and CI job summaries
 
 
-def render(report: DiffReport, format: Format, *, width: int = 100, color: bool = False) -> str:
-    """Returns `report` rendered in `format`; `width` and `color` apply to text only."""
-    if format is Format.text:
-        return render_text(report, width=width, color=color)
+def render(
+    report: DiffReport,
+    format: Format,
+    *,
+    width: int = 100,
+    color: bool = False,
+    policy: PolicyResult | None = None,
+) -> str:
+    """Returns `report` rendered in `format`, with the policy's decisions when given.
+
+    `width` and `color` apply to text only. The policy is a section after the findings (text,
+    Markdown) or the "policy" key of the document (JSON).
+    """
     if format is Format.json:
-        return render_json(report)
-    if format is Format.markdown:
-        return render_markdown(report)
-    assert_never(format)
+        return render_json(report, policy=policy_data(policy) if policy is not None else None)
+    if format is Format.text:
+        text = render_text(report, width=width, color=color)
+    elif format is Format.markdown:
+        text = render_markdown(report)
+    else:
+        assert_never(format)
+    if policy is None:
+        return text
+    return f"{text.rstrip()}\n\n{policy_text(policy, markdown=format is Format.markdown)}\n"

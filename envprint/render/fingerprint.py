@@ -10,13 +10,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from envprint._base import UNAVAILABLE_KEY, is_unavailable
 from envprint.codec import Loaded
-from envprint.model import Unavailable
+from envprint.model import Fingerprint, Unavailable
 
 SHOW_JSON_VERSION = 1
 _LARGE_MAPS = ("packages", "imported", "probes")
+
+
+def written_line(fp: Fingerprint, path: Path, *, signed: bool) -> str:
+    """Returns the line `envprint capture` prints: where, signed or not, size, and what was captured."""
+    size = path.stat().st_size
+    n_pkgs = "?" if isinstance(fp.packages, Unavailable) else len(fp.packages)
+    n_probes = "?" if isinstance(fp.probes, Unavailable) else len(fp.probes)
+    gpu = "unavailable" if isinstance(fp.gpu, Unavailable) else f"{len(fp.gpu.devices)} device(s)"
+    trust = "signed" if signed else "UNSIGNED"
+    bound = f", bound to {fp.artifact.name} ({len(fp.artifact.files)} file(s))" if fp.artifact else ""
+    return f"wrote {path} ({trust}, {size / 1024:.1f} KiB): {n_pkgs} packages, {n_probes} probes, gpu {gpu}{bound}"
 
 
 def to_json(loaded: Loaded) -> str:
@@ -70,7 +83,7 @@ def to_rich(loaded: Loaded) -> Any:
 def _add(parent: Any, key: str, value: Any) -> None:
     from rich.text import Text
 
-    if isinstance(value, dict) and set(value) != {"$unavailable"}:
+    if isinstance(value, dict) and not is_unavailable(value):
         if not value:
             parent.add(Text.assemble((key, "bold"), ": ", ("(none)", "dim")))
             return
@@ -82,8 +95,8 @@ def _add(parent: Any, key: str, value: Any) -> None:
 
 
 def _value(value: Any) -> tuple[str, str]:
-    if isinstance(value, dict) and set(value) == {"$unavailable"}:
-        return (str(Unavailable(value["$unavailable"])), "yellow")
+    if is_unavailable(value):
+        return (str(Unavailable(value[UNAVAILABLE_KEY])), "yellow")
     if value is None:
         return ("unset", "dim")
     if isinstance(value, list):

@@ -30,10 +30,10 @@ __all__ = ["DIFF_JSON_VERSION", "render_json", "report_data"]
 DIFF_JSON_VERSION = 1
 
 
-def report_data(report: DiffReport) -> dict[str, Any]:
-    """Returns the JSON document of a report as plain data."""
+def report_data(report: DiffReport, *, policy: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Returns the JSON document of a report as plain data, with the policy's decisions under "policy"."""
     worst = report.worst
-    return {
+    doc = {
         "format": "envprint-diff",
         "version": DIFF_JSON_VERSION,
         "a": {"label": report.a_label, "trust": report.a_trust},
@@ -44,11 +44,17 @@ def report_data(report: DiffReport) -> dict[str, Any]:
         "counts": report.counts,
         "findings": [_finding(f) for f in report.findings],
     }
+    if policy is not None:
+        doc["policy"] = policy
+    return doc
 
 
-def render_json(report: DiffReport) -> str:
+def render_json(report: DiffReport, *, policy: Mapping[str, Any] | None = None) -> str:
     """Returns the report as an indented JSON document followed by a newline."""
-    return json.dumps(report_data(report), indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n"
+    return (
+        json.dumps(report_data(report, policy=policy), indent=2, ensure_ascii=False, allow_nan=False, default=str)
+        + "\n"
+    )
 
 
 def _finding(f: Finding) -> dict[str, Any]:
