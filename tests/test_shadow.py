@@ -12,6 +12,7 @@ import pytest
 
 from envprint import shadow
 from envprint.errors import UsageError
+from envprint.render.shadow import shadow_plot, shadow_text
 from tests.conftest import run_envprint
 
 ROWS = 100
@@ -70,7 +71,7 @@ def test_multi_column_rows_diverge_on_any_column_and_name_it() -> None:
 
 def test_report_text_has_verdict_histogram_and_worst_rows() -> None:
     report = shadow.compare(*_pair(11))
-    text = report.text()
+    text = shadow_text(report)
     assert "FAIL: 11 of 100 rows diverge (11.00%), exceeds the limit 10.00%" in text
     assert "0 (identical)" in text and "(0.1, 1]" in text
     assert dict(report.histogram)["(0.1, 1]"] == 11 and dict(report.histogram)["(0.001, 0.01]"] == 5
@@ -178,7 +179,7 @@ def test_plot_without_matplotlib_is_a_clear_error(tmp_path: Path, monkeypatch: p
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     report = shadow.compare(*_pair(3))
     with pytest.raises(UsageError, match="needs matplotlib") as err:
-        report.plot(tmp_path / "shadow.png")
+        shadow_plot(report, tmp_path / "shadow.png")
     assert "envprint[plot]" in err.value.diagnostics()
     assert not (tmp_path / "shadow.png").exists()
 
@@ -192,7 +193,9 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     proc = run_envprint(["shadow", str(tmp_path / "b.npy"), str(tmp_path / "c.npy"), "--plot", str(out)])
     assert proc.returncode == 1 and f"wrote {out}" in proc.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    alike = shadow.compare(np.ones(10), np.full(10, 1.5)).plot(tmp_path / "alike.png")  # one relative difference
+    alike = shadow_plot(
+        shadow.compare(np.ones(10), np.full(10, 1.5)), tmp_path / "alike.png"
+    )  # one relative difference
     assert alike.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -14,6 +14,8 @@ from envprint.freshness.attribution import attribute
 from envprint.freshness.slo import build_slos, parse_duration
 from envprint.parity import check as check_parity
 from envprint.render.freshness import attribution_data, attribution_text
+from envprint.render.parity import parity_text
+from envprint.render.shadow import shadow_data, shadow_plot, shadow_text
 from envprint.shadow import compare as compare_predictions
 
 
@@ -54,7 +56,7 @@ def parity(
     if format is TextOrJson.json:
         sys.stdout.write(json.dumps(report.to_data(), indent=2, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(report.text() + "\n")
+        sys.stdout.write(parity_text(report) + "\n")
     raise typer.Exit(report.exit_code)
 
 
@@ -122,14 +124,14 @@ def shadow(
             baseline, candidate, rtol=rtol, atol=atol, max_fraction=max_fraction, column=column, worst=worst
         )
     if plot is not None:
-        report.plot(plot)
+        shadow_plot(report, plot)
     if format is TextOrJson.json:
-        data = report.to_data()
+        data = shadow_data(report)
         if attribution is not None:
             data["freshness"] = attribution_data(attribution)
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(report.text() + ("" if attribution is None else attribution_text(attribution)) + "\n")
+        sys.stdout.write(shadow_text(report) + ("" if attribution is None else attribution_text(attribution)) + "\n")
     if plot is not None:
         stderr().print(f"wrote {plot}")
     raise typer.Exit(report.exit_code)

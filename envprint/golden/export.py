@@ -40,6 +40,7 @@ from envprint.golden.jsonl import encode_rows, loads_row
 from envprint.golden.manifest import MANIFEST, Baseline, Column, Manifest, ProbeEntry, read_manifest
 from envprint.golden.report import ProbeComparison
 from envprint.model import ProbeResult
+from envprint.render.parity import parity_lines
 
 __all__ = ["export_bundle"]
 
@@ -256,7 +257,7 @@ def _check_baseline(t: parity.Transform, recorded: ProbeResult, result: Any, sou
     if not check.passed:
         raise GoldenExportError(
             f"transform probe {t.name!r}: the outputs differ from what {where} recorded\n  "
-            + "\n  ".join(check.lines()[: _QUOTED + 1]),
+            + "\n  ".join(parity_lines(check)[: _QUOTED + 1]),
         )
 
 

@@ -32,6 +32,7 @@ from envprint.codec import Loaded, read
 from envprint.errors import EnvprintError
 from envprint.parity import ProbeParity
 from envprint.policy import PolicyResult, resolve_policy
+from envprint.render.parity import parity_lines
 from envprint.render.policy import violations_text
 from envprint.report import DiffReport
 from envprint.serving import compare_live
@@ -166,7 +167,7 @@ def envprint_parity(request: pytest.FixtureRequest) -> Callable[..., ProbeParity
         probe = parity.Transform(name, run, data, row_labels=labels, version=recorded.version)
         result = parity.compare(recorded, probe.record(), name=name)
         if not result.passed:
-            pytest.fail("\n".join(result.lines()), pytrace=False)
+            pytest.fail("\n".join(parity_lines(result)), pytrace=False)
         return result
 
     return check

@@ -102,15 +102,6 @@ class ProbeParity:
         parts.extend(self.problems)
         return "; ".join(parts) or self.status
 
-    def lines(self) -> list[str]:
-        """Returns the human report: the status line, then the other worst mismatches and the notes."""
-        out = [f"{self.status.upper():7} {self.name}: {self.summary()}"]
-        out.extend(f"    {m.describe()}" for m in self.mismatches[1:])
-        if self.mismatched > len(self.mismatches):
-            out.append(f"    … and {self.mismatched - len(self.mismatches)} more value(s) outside tolerance")
-        out.extend(f"    note: {n}" for n in self.notes)
-        return out
-
     def to_data(self) -> dict[str, Any]:
         """Returns the comparison as JSON-safe plain data."""
         return {
@@ -164,10 +155,6 @@ class ParityReport:
         c = self.counts
         summary = ", ".join(f"{c[s]} {s}" for s in ("fail", "error", "missing", "pass") if c[s])
         return f"{'PARITY' if self.passed else 'MISMATCH'}: {summary} (baseline {self.baseline})"
-
-    def text(self) -> str:
-        """Returns the human report: the verdict, then each probe's lines."""
-        return "\n".join([self.verdict, *(line for r in self.results for line in r.lines())])
 
     def to_data(self) -> dict[str, Any]:
         """Returns the report as JSON-safe plain data (``envprint parity --format json``)."""
