@@ -51,8 +51,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def port(classes: Path, bundle: Path, out: Path, *skews: str, zone: str = "UTC") -> subprocess.CompletedProcess[str]:
     """Returns the finished port, run on `bundle` into `out` with `skews`, in JVM time zone `zone`."""
-    out.mkdir(exist_ok=True)
-    flags = [a for skew in skews for a in ("--skew", skew)]
+    flags = [a for skew in skews for a in ("--skew", skew)]  # the port creates `out` itself
     command = [
         JAVA,
         f"-Duser.timezone={zone}",

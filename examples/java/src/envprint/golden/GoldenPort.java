@@ -66,6 +66,11 @@ public final class GoldenPort {
         Path out = Path.of(positional.get(1));
         Features features = new Features(skews);
         Map<String, Object> probes = probes(bundle.resolve("manifest.json"));
+        try {
+            Files.createDirectories(out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(out + ": cannot create the outputs directory: " + e, e);
+        }
         for (Map.Entry<String, Object> probe : probes.entrySet()) {
             String name = probe.getKey();
             if (!Features.PROBES.contains(name)) {
