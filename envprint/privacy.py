@@ -1,8 +1,8 @@
 """Privacy rules: which environment variables may be recorded, and redaction of secrets and usernames.
 
-Variables are captured from an allow-list of numerics-relevant names only. Even an allow-listed
-variable is dropped when its name looks like a secret, and its value is redacted when the value
-looks like a credential. Home directories in paths are replaced by ``~`` so no username is written.
+Variables are captured by the exact names numeric libraries read (`envprint.collect.variables`). Even
+a known variable is dropped when its name looks like a secret, and its value is redacted when the
+value looks like a credential. Home directories in paths are replaced by ``~`` so no username is written.
 """
 
 from __future__ import annotations
@@ -10,18 +10,9 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["ENV_PREFIXES", "REDACTED", "is_secret_name", "looks_secret_value", "redact_path", "safe_value"]
+__all__ = ["REDACTED", "is_secret_name", "looks_secret_value", "redact_path", "safe_value"]
 
 REDACTED = "<redacted>"
-
-#: prefixes of variables read by numeric libraries, frameworks and GPU runtimes
-ENV_PREFIXES = (
-    "OMP_", "KMP_", "GOMP_", "MKL_", "OPENBLAS_", "GOTO_", "BLIS_", "NUMEXPR_", "VECLIB_", "NPY_",
-    "TF_", "XLA_", "JAX_", "TORCH_", "PYTORCH_", "ATEN_", "CUDA_", "CUBLAS_", "CUDNN_", "NCCL_",
-    "NVIDIA_", "ONEDNN_", "DNNL_", "HIP_", "ROCM_", "HSA_", "KERAS_", "ORT_", "TENSORRT_", "TRT_",
-)  # fmt: skip
-#: exact names outside those prefixes
-ENV_NAMES = frozenset({"LD_PRELOAD", "PYTHONHASHSEED", "PYTHONUTF8", "PYTHONIOENCODING", "PYTHONOPTIMIZE"})
 
 _SECRET_NAME = re.compile(
     r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|PRIVATE|SESSION|COOKIE|SIGNATURE|CERT|PASSPHRASE|DSN",
@@ -41,11 +32,6 @@ _SECRET_VALUE = re.compile(
     re.VERBOSE,
 )
 _HOME = re.compile(r"/(home|Users)/[^/\s:]+")
-
-
-def is_allowed_name(name: str) -> bool:
-    """Returns whether variable `name` is on the allow-list and does not look like a secret."""
-    return (name in ENV_NAMES or name.startswith(ENV_PREFIXES)) and not is_secret_name(name)
 
 
 def is_secret_name(name: str) -> bool:

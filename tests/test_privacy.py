@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from envprint.collect import env as env_collector
-from envprint.privacy import REDACTED, is_allowed_name, looks_secret_value, redact_path
+from envprint.privacy import REDACTED, is_secret_name, looks_secret_value, redact_path
 from tests.conftest import host_env, run_envprint
 
 PLANTED = {
@@ -41,10 +41,23 @@ def test_env_section_is_allow_listed() -> None:
     assert got == {"NCCL_DEBUG": "INFO"}  # OMP_NUM_THREADS lives in determinism.variables
 
 
+def test_env_section_records_exact_names_only() -> None:
+    got = env_collector.collect(
+        {
+            "NCCL_ALGO": "Ring",
+            "NCCL_API_KEY": "x",  # an NCCL_* name envprint does not know, and secret-looking
+            "NCCL_DEBUG_FILE": "/tmp/nccl",  # an NCCL_* name envprint does not know
+            "DATABASE_URL": "postgres://u:p@h/db",
+            "TF_VAR_db_pass": "hunter2",  # Terraform, not TensorFlow
+            "TF_LOG": "DEBUG",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+    )
+    assert got == {"NCCL_ALGO": "Ring", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
 def test_name_and_value_rules() -> None:
-    assert is_allowed_name("NCCL_ALGO")
-    assert not is_allowed_name("NCCL_API_KEY")
-    assert not is_allowed_name("DATABASE_URL")
+    assert is_secret_name("NCCL_API_KEY") and not is_secret_name("NCCL_ALGO")
     assert looks_secret_value("AKIAIOSFODNN7EXAMPLE")
     assert looks_secret_value("postgres://user:pw@db:5432/x")
     assert not looks_secret_value("--xla_gpu_deterministic_ops=true")

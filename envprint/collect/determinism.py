@@ -15,31 +15,10 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from envprint.collect.variables import ALWAYS
 from envprint.model import DeterminismInfo, Scalar, Unavailable
 from envprint.privacy import redact_path, safe_value
 from envprint.seeding import recorded_seeds
-
-#: the numerics variables recorded whether set or not (unset is a setting too)
-VARIABLES = (
-    # determinism switches
-    "TF_DETERMINISTIC_OPS", "TF_CUDNN_DETERMINISTIC", "TF_CUDNN_USE_AUTOTUNE", "TF_ENABLE_ONEDNN_OPTS",
-    "TF_XLA_FLAGS", "XLA_FLAGS", "NVIDIA_TF32_OVERRIDE", "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",
-    "CUBLAS_WORKSPACE_CONFIG", "CUDA_LAUNCH_BLOCKING", "PYTHONHASHSEED",
-    # thread counts
-    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "NUMEXPR_MAX_THREADS", "TF_NUM_INTRAOP_THREADS",
-    "TF_NUM_INTEROP_THREADS", "OMP_DYNAMIC", "MKL_DYNAMIC",
-    # kernel and ISA selection
-    "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "MKL_DEBUG_CPU_TYPE",
-    "NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA",
-    "ONEDNN_DEFAULT_FPMATH_MODE", "ATEN_CPU_CAPABILITY", "KMP_DUPLICATE_LIB_OK",
-    # devices and framework selection
-    "CUDA_VISIBLE_DEVICES", "KERAS_BACKEND", "TF_USE_LEGACY_KERAS", "JAX_ENABLE_X64",
-    "JAX_DEFAULT_MATMUL_PRECISION",
-)  # fmt: skip
-
-#: the subset of VARIABLES that set thread counts
-THREAD_VARIABLES = frozenset(v for v in VARIABLES if "THREADS" in v or v.endswith("_DYNAMIC"))
 
 
 def collect(environ: Mapping[str, str] | None = None) -> DeterminismInfo:
@@ -50,7 +29,7 @@ def collect(environ: Mapping[str, str] | None = None) -> DeterminismInfo:
         if name in sys.modules:
             frameworks[name] = _read_framework(reader, sys.modules[name])
     return DeterminismInfo(
-        variables={v: (safe_value(env[v]) if v in env else None) for v in VARIABLES},
+        variables={v: (safe_value(env[v]) if v in env else None) for v in ALWAYS},
         hash_randomization=bool(sys.flags.hash_randomization),
         seeds=recorded_seeds(),
         frameworks=frameworks,

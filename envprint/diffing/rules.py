@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeAlias
 
-from envprint.collect.determinism import THREAD_VARIABLES
+from envprint.collect.variables import THREAD_VARIABLES
 from envprint.diffing.packages import version_change
 from envprint.diffing.values import CRIT, INFO, WARN
 from envprint.report import Severity
