@@ -65,7 +65,7 @@ def golden_export(
     no_entry_points: _NoEntryPoints = False,
 ) -> None:
     """Run the registered transform probes and write their golden bundle: exit 0 written, 1 baseline differs."""
-    from envprint.golden.export import export_bundle
+    from envprint.golden.export import export_bundle  # numpy and the probe registry: export alone pays for them
 
     manifest = export_bundle(
         output,
@@ -96,7 +96,7 @@ def golden_compare(
     probe: _Probe = None,
 ) -> None:
     """Compare outputs with the bundle: exit 0 all within tolerance, 1 a mismatch or missing output, 2 unreadable."""
-    from envprint.golden.compare import compare_bundle
+    from envprint.golden.compare import compare_bundle  # loaded by the command that runs, not by --help
     from envprint.render.golden import render_golden
 
     report = compare_bundle(bundle, outputs, names=probe)
@@ -128,7 +128,7 @@ def golden_spark(
     no_entry_points: _NoEntryPoints = False,
 ) -> None:
     """Run the bundle's transforms as Spark jobs on the cluster and write their outputs for `golden compare`."""
-    from envprint.integrations.spark import golden_outputs, session
+    from envprint.integrations.spark import golden_outputs, session  # pyspark: only this command needs it
 
     spark, started = session(master, app_name="envprint-golden", conf={"spark.ui.showConsoleProgress": "false"})
     try:

@@ -9,7 +9,8 @@ written (``Z`` or ``+00:00``, with or without seconds).
 
 Rows pair in order. When the outputs have fewer or more rows than the bundle, equal leading and
 trailing rows are paired first, then the rows between in order, looking ahead up to `LOOKAHEAD`
-rows for where rows were dropped or added; the rows left over are reported missing or extra.
+rows for where rows were dropped or added (with a total allowance, so a hopeless alignment stays
+linear); the rows left over are reported missing or extra.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ __all__ = ["LOOKAHEAD", "SHOWN", "compare_bundle", "compare_rows", "show"]
 SHOWN = 20
 #: rows looked ahead for dropped or added rows when the row counts differ
 LOOKAHEAD = 256
+#: row comparisons spent looking ahead, per row of the longer side: bounds the time of hopeless alignments
+_LOOKAHEAD_WORK = 16
 
 _ABSENT: Any = object()
 _INF = math.inf
@@ -251,12 +254,16 @@ def _align(
     extra: list[int] = []
     i = j = head
     end_e, end_g = ne - tail, ng - tail
+    work = _LOOKAHEAD_WORK * max(ne, ng)
     while i < end_e and j < end_g:
         if same(i, j):
             pairs.append((i, j))
             i, j = i + 1, j + 1
             continue
-        skip = _skip(same, i, j, end_e, end_g, budget=(end_e - i) - (end_g - j))
+        budget = (end_e - i) - (end_g - j)
+        limit = min(abs(budget), LOOKAHEAD, work)
+        skip = _skip(same, i, j, end_e, end_g, limit=limit, missing=budget > 0)
+        work -= abs(skip) if skip else limit
         if skip > 0:
             missing.extend(range(i, i + skip))
             i += skip
@@ -272,15 +279,15 @@ def _align(
     return pairs, missing, extra
 
 
-def _skip(same: Any, i: int, j: int, end_e: int, end_g: int, *, budget: int) -> int:
+def _skip(same: Any, i: int, j: int, end_e: int, end_g: int, *, limit: int, missing: bool) -> int:
     """Returns how many expected rows (> 0) or output rows (< 0) to skip to pair rows again; 0 for none.
 
-    `budget` is how many more expected rows than output rows remain: only that many can be missing
-    (or, negative, added), and at most `LOOKAHEAD` at once.
+    Looks `limit` rows ahead at most: among the expected rows when rows are `missing` (the outputs
+    are shorter), else among the output rows.
     """
-    for d in range(1, min(abs(budget), LOOKAHEAD) + 1):
-        if budget > 0 and i + d < end_e and same(i + d, j):
+    for d in range(1, limit + 1):
+        if missing and i + d < end_e and same(i + d, j):
             return d
-        if budget < 0 and j + d < end_g and same(i, j + d):
+        if not missing and j + d < end_g and same(i, j + d):
             return -d
     return 0

@@ -28,7 +28,7 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envprint import parity
 from envprint.codec import read
@@ -41,6 +41,9 @@ from envprint.golden.manifest import MANIFEST, Baseline, Column, Manifest, Probe
 from envprint.golden.report import ProbeComparison
 from envprint.model import ProbeResult
 from envprint.render.parity import parity_lines
+
+if TYPE_CHECKING:
+    from envprint.signing import TrustedKeysLike
 
 __all__ = ["export_bundle"]
 
@@ -55,7 +58,7 @@ def export_bundle(
     modules: Iterable[str] = (),
     entry_points: bool = True,
     baseline: str | Path | None = None,
-    trusted_keys: Any = None,
+    trusted_keys: TrustedKeysLike | None = None,
 ) -> Manifest:
     """Returns the manifest of the golden bundle written to `directory` from the registered transform probes.
 
