@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,11 @@ def registry() -> Iterator[None]:
     for t in parity.registered():
         if t.name not in before:
             parity.unregister(t.name)
+
+
+def labels(bundle: Path, probe: str) -> list[str]:
+    """Returns the row labels of a probe of a bundle, so tests name rows by their edge case, not by number."""
+    return [json.loads(line) for line in (bundle / f"{probe}.labels.jsonl").read_text().splitlines()]
 
 
 def small_cases() -> EdgeCases:

@@ -98,7 +98,7 @@ def test_a_directory_with_other_files_is_never_replaced(tmp_path: Path, docs_pro
 
 def test_a_failing_transform_leaves_no_bundle_and_no_temporary_files(tmp_path: Path, registry: None) -> None:
     def broken(rows: list[dict[str, Any]]) -> dict[str, list[float]]:
-        return {"age": [float(r["age"]) for r in rows]}  # row 1 holds None
+        return {"age": [float(r["age"]) for r in rows]}  # the age=None row breaks it
 
     envprint.probe("broken", inputs=small_cases())(broken)
     with pytest.raises(UsageError, match=r"transform probe 'broken' raised TypeError: float\(\) argument must be"):
@@ -222,7 +222,7 @@ def test_outputs_that_differ_from_the_baseline_are_refused_naming_the_row(tmp_pa
     )
     with pytest.raises(GoldenExportError, match=r"'fill_age': the outputs differ from .*train\.fp \(UNSIGNED\)") as e:
         export_bundle(tmp_path / "golden", baseline=baseline)
-    assert "row 1 (age=None), column 'age': 37.5 → 0.0" in e.value.message
+    assert f"row {small_cases().labels.index('age=None')} (age=None), column 'age': 37.5 → 0.0" in e.value.message
     assert e.value.exit_code == 1 and not (tmp_path / "golden").exists()
 
 

@@ -20,7 +20,7 @@ import pytest
 from envprint import parity
 from envprint.golden import compare_bundle
 from tests.conftest import run_envprint
-from tests.golden_bundle.conftest import EXAMPLE
+from tests.golden_bundle.conftest import EXAMPLE, labels
 
 pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'envprint[spark]')")
 JAVA = shutil.which("java", path=os.path.join(os.environ.get("JAVA_HOME", ""), "bin")) or shutil.which("java")
@@ -116,9 +116,10 @@ def test_a_zero_fill_serving_module_run_on_spark_is_caught(spark: Any, bundle: P
     golden_outputs(spark, bundle, tmp_path / "out", names=["fill_age"], modules=[str(serve)], partitions=3)
     report = compare_bundle(bundle, tmp_path / "out", names=["fill_age"])
     fill = report.results[0]
+    none = labels(bundle, "fill_age").index("age=None")
     assert report.exit_code == 1 and fill.status == "fail" and fill.rows_compared == 10_000
     assert fill.mismatches[0].describe() == (
-        "row 1 (age=None), column 'age': expected 37.5, got 0.0 (|Δ| 37.5 > allowed 0.000375)"
+        f"row {none} (age=None), column 'age': expected 37.5, got 0.0 (|Δ| 37.5 > allowed 0.000375)"
     )
 
 
