@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from envprint.errors import UsageError
+from envprint.golden.errors import GoldenFormatError
 from envprint.golden.jsonl import parse_time, read_rows
 from envprint.golden.manifest import Column, Manifest, ProbeEntry, read_expected, read_labels, read_manifest
 from envprint.golden.report import GoldenReport, ProbeComparison, RowRef, ValueMismatch
@@ -82,6 +83,8 @@ def compare_bundle(
 
 
 def _chosen(manifest: Manifest, names: Iterable[str] | None) -> list[ProbeEntry]:
+    if not manifest.probes:  # a comparison that compares nothing must not pass
+        raise GoldenFormatError("the bundle holds no probe, so there is nothing to compare")
     if names is None:
         return list(manifest.probes.values())
     wanted = list(dict.fromkeys(names))

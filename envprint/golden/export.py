@@ -79,7 +79,7 @@ def export_bundle(
     if baseline is not None:
         loaded = read(baseline, trusted_keys=trusted_keys)
         recorded = parity.recorded(loaded.fingerprint)
-        source = Baseline(str(baseline), loaded.label.lower(), tuple(getattr(loaded, "verified_keyids", ())))
+        source = Baseline(str(baseline), loaded.label.lower(), tuple(loaded.verified_keyids))
         _check_coverage(source, recorded, transforms, chosen=names is not None)
     files: dict[str, bytes] = {}
     entries = {}

@@ -207,6 +207,7 @@ def test_a_bundle_edited_after_export_is_refused(bundle: Path, tmp_path: Path) -
         (lambda d: d["probes"]["fill_age"]["columns"]["age"].update(kind="real"), r"age\.kind: 'real' is not"),
         (lambda d: d["probes"]["fill_age"]["columns"]["age"].update(rtol=-1), r"age\.rtol: -1 is not a finite"),
         (lambda d: d["probes"]["fill_age"].update(rows="21"), r"probes\.fill_age\.rows: must be a JSON integer"),
+        (lambda d: d.update(probes={}), "the bundle holds no probe, so there is nothing to compare"),
     ],
 )
 def test_a_malformed_manifest_names_the_field(bundle: Path, tmp_path: Path, edit: object, problem: str) -> None:
