@@ -20,13 +20,16 @@ else:  # Python 3.10: the decorator only informs type checkers
 
 
 __all__ = [
+    "PENDING",
     "UNAVAILABLE_KEY",
     "Record",
     "Scalar",
     "Unavailable",
     "descriptive",
     "is_descriptive",
+    "is_pending",
     "is_unavailable",
+    "pending",
     "record",
 ]
 
@@ -42,6 +45,23 @@ class Unavailable:
 
     def __str__(self) -> str:
         return f"unavailable ({self.reason})"
+
+
+#: the reason prefix of a value this process cannot measure yet, but will later in its life (a
+#: framework runtime not initialised when the guard runs): reported with how to measure it, not refused
+PENDING = "not measured yet: "
+
+
+def pending(reason: str) -> Unavailable:
+    """Returns the Unavailable of a value that cannot be measured yet in this process, but will be later."""
+    return Unavailable(PENDING + reason)
+
+
+def is_pending(value: Any) -> bool:
+    """Returns whether `value` (an object or its plain-data marker) is a not-yet-measured Unavailable."""
+    if isinstance(value, Unavailable):
+        return value.reason.startswith(PENDING)
+    return is_unavailable(value) and str(value[UNAVAILABLE_KEY]).startswith(PENDING)
 
 
 def is_unavailable(value: Any) -> bool:

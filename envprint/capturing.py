@@ -47,6 +47,7 @@ def capture(
     capture_mode: str = "in-process",
     policy: Any = None,
     artifact_progress: Callable[[int, int], None] | None = None,
+    usage: bool | None = None,
 ) -> Fingerprint:
     """Returns the fingerprint of the environment of the calling process.
 
@@ -59,6 +60,9 @@ def capture(
     serving must satisfy; signed with the rest, a serving-side policy can only tighten it.
     `artifact_progress(done, total)` is called as the artifact's bytes are hashed.
     `nvml` replaces the pynvml module (tests; see `envprint.testing.FakeNVML`).
+    `usage` records which distributions this process imported or depends on (`Package.used`), so a
+    diff can tell a package training never used from one that shaped the model; by default it is
+    recorded in-process, where the model's imports are visible, and not by the CLI.
     """
     embedded_policy = None
     if policy is not None:
@@ -68,7 +72,7 @@ def capture(
         import numpy  # noqa: F401  - numpy's SIMD dispatch and BLAS are part of what is measured
 
     timings: dict[str, float] = {}
-    inputs = Inputs(nvml=nvml)
+    inputs = Inputs(nvml=nvml, usage=capture_mode == "in-process" if usage is None else usage)
     for collector in COLLECTORS:
         inputs.sections[collector.section] = _timed(
             timings, collector.section, functools.partial(collector.collect, inputs)

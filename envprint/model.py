@@ -36,6 +36,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "ArtifactFile",
     "ArtifactManifest",
+    "ArtifactShard",
     "BlasInfo",
     "BlasLibrary",
     "CpuInfo",
@@ -48,6 +49,7 @@ __all__ = [
     "Meta",
     "NumpySimd",
     "Package",
+    "PackageOrigin",
     "PlatformInfo",
     "ProbeOutput",
     "ProbeResult",
@@ -111,6 +113,23 @@ class PythonInfo(Record):
 
 
 @record
+class PackageOrigin(Record):
+    """Where a distribution was installed from, when not from an index (its direct_url.json, PEP 610/660)."""
+
+    #: "editable" (pip install -e), "vcs" (git+URL), "directory" (a local source tree), or "archive"
+    #: (a wheel or sdist from a URL or a local file)
+    kind: str
+    vcs: str | None = None  # "git", "hg", "svn", "bzr"
+    commit: str | None = None  # the VCS commit installed (vcs_info.commit_id)
+    #: archive_info.hashes as "sha256=<hex>", when the installer recorded it
+    archive_hash: str | None = None
+    subdirectory: str | None = None  # the project's folder inside the repository or archive
+    #: the URL installed from, credentials stripped and home directories redacted; host-specific for local paths
+    url: str = descriptive(default="")
+    requested_revision: str | None = descriptive(default=None)  # the branch or tag asked for
+
+
+@record
 class Package(Record):
     """One installed distribution, keyed in `Fingerprint.packages` by its normalised name."""
 
@@ -122,6 +141,11 @@ class Package(Record):
     unreadable: str | None = None
     #: the sys.path entry it was found in; "" for the interpreter's site-packages (python.purelib)
     location: str = descriptive(default="")
+    #: imported by the capturing process, or required (transitively) by a distribution it imported;
+    #: None when not recorded (captures outside the model's process): relevance is then unknown
+    used: bool | None = descriptive(default=None)
+    #: installed from a source tree, VCS or archive URL (direct_url.json); None: from an index, or not recorded
+    origin: PackageOrigin | None = None
 
 
 # ----------------------------------------------------------------------------------------- platform
@@ -345,6 +369,15 @@ class ArtifactFile(Record):
 
 
 @record
+class ArtifactShard(Record):
+    """One fixed-size piece of a large model file: its byte range and the sha256 of those bytes."""
+
+    offset: int
+    length: int
+    sha256: str
+
+
+@record
 class ArtifactManifest(Record):
     """The model files the fingerprint is bound to."""
 
@@ -354,6 +387,17 @@ class ArtifactManifest(Record):
     files: tuple[ArtifactFile, ...]
     hash_algorithm: str = "sha256"
     excluded: tuple[str, ...] = ()
+    #: bytes per shard of the files listed in `shards`; 0 when no file is sharded
+    shard_size: int = 0
+    #: file path -> its fixed-size shards, in order, covering it exactly: verified on all cores at once
+    shards: Mapping[str, tuple[ArtifactShard, ...]] = field(default_factory=dict)
+    #: exact relative paths of files that tools add beside the model (registry metadata, signatures):
+    #: never read; a file of the same name anywhere else is not ignored
+    ignored: tuple[str, ...] = ()
+    #: file path -> the target of the Hugging Face Hub cache symlink it was read through (informational)
+    links: Mapping[str, str] = field(default_factory=dict)
+    #: the reference the files were resolved from, pinned (e.g. "hf://org/name@<commit>"); None for a path
+    source: str | None = None
 
 
 # -------------------------------------------------------------------------------------- fingerprint

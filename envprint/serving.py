@@ -185,7 +185,8 @@ def compare_live(
     """
     groups = _probe_groups(reference_fp.probes) if probes else None
     with _CAPTURE_LOCK:
-        live = capture(probes=bool(groups), probe_groups=groups, nvml=nvml, label="serving (guard)")
+        # usage is the reference's question (what training used), not this process's: not recorded here
+        live = capture(probes=bool(groups), probe_groups=groups, nvml=nvml, label="serving (guard)", usage=False)
         if probes:
             # re-run the user transform probes the reference recorded that this process registers
             fresh = rerun(reference_fp)

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from envprint._base import pending
 from envprint.diffing import NORMWISE_CRITICAL, diff, identity_digest, identity_projection, package_role, version_change
 from envprint.explain import CATALOGUE, KINDS
 from envprint.model import (
@@ -126,7 +127,11 @@ Pair = tuple[str, str, Severity, Callable[[], Fingerprint], Callable[[], Fingerp
 T = train
 PAIRS: list[Pair] = [
     ("descriptive", "meta.hostname", Severity.info, T, lambda: edit(T(), "meta", hostname="other")),
-    ("measured.unavailable", "gpu", Severity.warning, T, lambda: T().replace(gpu=GPU)),
+    ("measured.unavailable", "gpu", Severity.warning, T, lambda: T().replace(gpu=GPU)),  # unmeasured in reference
+    ("measured.unavailable", "cpu", Severity.critical, T, lambda: T().replace(cpu=Unavailable("no /proc/cpuinfo"))),
+    ("measured.pending", "determinism.frameworks.tensorflow.visible_devices", Severity.warning,
+     lambda: with_framework(T(), **TF),
+     lambda: with_framework(T(), **{**TF, "visible_devices": pending("the TensorFlow runtime is not initialised")})),
     ("meta.schema", "meta.schema_version", Severity.info, T, lambda: edit(T(), "meta", schema_version=2)),
     ("python.version", "python.version", Severity.critical, T, lambda: edit(T(), "python", version="3.12.1")),
     ("python.implementation", "python.implementation", Severity.critical, T,
@@ -145,6 +150,9 @@ PAIRS: list[Pair] = [
      lambda: with_package(T(), "torch", Package("2.8.0", None, "pip", ()))),
     ("package.removed", "packages.scikit-learn", Severity.warning, T,
      lambda: with_package(T(), "scikit-learn", None)),
+    ("package.unused", "packages.pandas.version", Severity.warning,
+     lambda: with_package(T(), "pandas", Package("2.3.0", None, "pip", (), used=False)),
+     lambda: with_package(T(), "pandas", Package("3.0.0", None, "pip", ()))),
     ("package.unreadable", "packages.typer.unreadable", Severity.warning, T,
      lambda: with_package(T(), "typer", Package(Unavailable("no METADATA"), None, None, (), "no METADATA"))),
     ("package.installer", "packages.typer.installer", Severity.info, T,
@@ -471,6 +479,7 @@ def test_report_orders_by_severity_and_exit_status_follows_fail_on() -> None:
 
 # ------------------------------------------------------------------------------- property tests
 
+_ASYMMETRIC = frozenset({"measured.unavailable", "measured.pending", "framework.imported"})
 _MIRROR = {"package.added": "package.removed", "package.removed": "package.added"}
 _VERSIONS = ("2.3.5", "2.3.6", "2.4.0", "3.0.0", "2.3.5+cpu")
 
@@ -556,9 +565,17 @@ def real_base() -> Fingerprint:
 def _check_pair(a: Fingerprint, b: Fingerprint) -> None:
     assert diff(a, a).findings == ()
     ab, ba = diff(a, b), diff(b, a)
-    forward = sorted((f.kind, f.path, f.severity, repr(f.old), repr(f.new)) for f in ab.findings)
-    backward = sorted((_MIRROR.get(f.kind, f.kind), f.path, f.severity, repr(f.new), repr(f.old)) for f in ba.findings)
+
+    def severity(f: Finding) -> Severity | None:
+        # the reference and the other side are not interchangeable for what one side could not measure
+        return None if f.kind in _ASYMMETRIC else f.severity
+
+    forward = sorted((f.kind, f.path, severity(f), repr(f.old), repr(f.new)) for f in ab.findings)
+    backward = sorted((_MIRROR.get(f.kind, f.kind), f.path, severity(f), repr(f.new), repr(f.old)) for f in ba.findings)
     assert forward == backward
+    for f in ab.findings:
+        if f.kind == "measured.unavailable" and isinstance(f.new, dict) and not isinstance(f.old, dict):
+            assert f.severity is Severity.critical, f.title  # measured in the reference, not here: fails closed
     for f in ab.findings:
         assert f.kind in CATALOGUE
         assert f.identity or f.severity is Severity.info

@@ -22,6 +22,7 @@ class Inputs:
     """What a collector may use besides the environment: capture's arguments and the sections measured so far."""
 
     nvml: Any = None  # replaces pynvml (tests; `envprint.testing.FakeNVML`)
+    usage: bool = False  # record which distributions this process uses (`Package.used`)
     sections: dict[str, Any] = field(default_factory=dict)
 
 
@@ -39,7 +40,7 @@ def _installed(inputs: Inputs) -> Mapping[str, Any] | None:
 
 
 COLLECTORS: tuple[Collector, ...] = (
-    Collector("packages", lambda _: packages.collect()),
+    Collector("packages", lambda inputs: packages.collect(usage=inputs.usage)),
     Collector("python", lambda _: python.collect()),
     Collector("imported", lambda _: packages.imported_modules()),
     Collector("platform", lambda _: platform.collect()),

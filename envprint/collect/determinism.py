@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from envprint._base import pending
 from envprint.collect.variables import ALWAYS
 from envprint.model import DeterminismInfo, Scalar, Unavailable
 from envprint.privacy import redact_path, safe_value
@@ -58,10 +59,16 @@ def _read_framework(reader: Callable[[Any], dict[str, Scalar]], module: Any) -> 
         return {"error": Unavailable(redact_path(f"reading {module.__name__} state failed: {type(e).__name__}: {e}"))}
 
 
+class _NotYet(RuntimeError):
+    """The framework can answer only later in the process's life (its runtime is not initialised yet)."""
+
+
 def _get(fn: Callable[[], Any], what: str) -> Scalar:
     """Returns fn() as a scalar, or Unavailable naming `what` when the framework cannot answer."""
     try:
         value = fn()
+    except _NotYet as e:
+        return pending(f"{what}: {e}")
     except Exception as e:  # framework APIs differ between versions
         return Unavailable(redact_path(f"{what}: {type(e).__name__}: {e}"))
     if value is None or isinstance(value, (str, int, float, bool)):
@@ -119,7 +126,10 @@ def _tf_devices(tf: Any) -> Callable[[], str]:
 
         # listing devices initialises the runtime (and GPU contexts); only read what already exists
         if not context.context()._context_handle:
-            raise RuntimeError("TensorFlow runtime not initialised yet; envprint does not initialise it")
+            raise _NotYet(
+                "the TensorFlow runtime is not initialised yet (envprint does not initialise it); "
+                "run one prediction, or tf.config.list_logical_devices(), before capturing to measure it"
+            )
         return ",".join(sorted(d.name for d in tf.config.get_visible_devices()))
 
     return read

@@ -14,6 +14,8 @@ import sys
 import sysconfig
 from collections.abc import Iterable
 
+from envprint.collect.origins import read_origin
+from envprint.collect.usage import mark_usage
 from envprint.model import Package, Unavailable
 from envprint.privacy import redact_path
 
@@ -29,14 +31,24 @@ def normalise(name: str) -> str:
     return _NORMALISE.sub("-", name).lower()
 
 
-def collect(paths: Iterable[str] | None = None) -> dict[str, Package]:
+def collect(paths: Iterable[object] | None = None, *, usage: bool = False) -> dict[str, Package]:
     """Returns every installed distribution on `paths` (default `sys.path`), keyed by normalised name.
 
-    The first distribution of a name on the path wins, as for `importlib.metadata`.
+    The first distribution of a name on the path wins, as for `importlib.metadata`. Entries of
+    `sys.path` that are `pathlib.Path` or bytes are read like their text (the import system does);
+    entries of any other type are skipped, as the import system skips them. One distribution that
+    cannot be read is recorded `unreadable`; the rest are still measured.
+
+    With `usage`, each distribution also records whether this process imported it or something it
+    imported depends on it (`Package.used`, see `mark_usage`).
     """
     found: dict[str, Package] = {}
+    metadata: dict[str, str] = {}  # name -> its metadata directory, for `usage`
     purelib = os.path.normpath(sysconfig.get_path("purelib"))
-    for entry in sys.path if paths is None else paths:
+    for raw in sys.path if paths is None else paths:
+        entry = _entry_text(raw)
+        if entry is None:
+            continue
         directory = entry or "."
         try:
             names = sorted(n for n in os.listdir(directory) if n.endswith(_META_SUFFIXES))
@@ -45,11 +57,34 @@ def collect(paths: Iterable[str] | None = None) -> dict[str, Package]:
         location = "" if os.path.normpath(directory) == purelib else redact_path(entry)
         for meta_name in names:
             key, pkg = _read_distribution(f"{directory}/{meta_name}", meta_name, location)
-            found.setdefault(key, pkg)
-    return found
+            if key not in found:
+                found[key], metadata[key] = pkg, f"{directory}/{meta_name}"
+    return mark_usage(found, metadata) if usage else found
+
+
+def _entry_text(entry: object) -> str | None:
+    """Returns a sys.path entry as text: str as is, Path or bytes decoded; None for what imports skip."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, (bytes, os.PathLike)):
+        try:
+            return os.fsdecode(entry)
+        except (TypeError, ValueError):
+            return None
+    return None
 
 
 def _read_distribution(path: str, meta_name: str, location: str) -> tuple[str, Package]:
+    """Returns (normalised name, Package) of one metadata directory; a broken one is recorded unreadable."""
+    try:
+        return _read_metadata(path, meta_name, location)
+    except Exception as e:  # one broken distribution is one recorded problem, never a lost section
+        stem = meta_name.rsplit(".", 1)[0]
+        name, _, version = stem.partition("-")
+        return normalise(name), _broken(version, f"cannot read its metadata: {type(e).__name__}: {e}", location)
+
+
+def _read_metadata(path: str, meta_name: str, location: str) -> tuple[str, Package]:
     stem = meta_name.rsplit(".", 1)[0]
     dir_name, _, dir_version = stem.partition("-")
     is_dist_info = meta_name.endswith(".dist-info")
@@ -82,6 +117,7 @@ def _read_distribution(path: str, meta_name: str, location: str) -> tuple[str, P
         installer=installer,
         wheel_tags=tags,
         location=location,
+        origin=read_origin(path) if is_dist_info else None,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
 from collections.abc import Callable, Iterable
@@ -21,7 +22,7 @@ from envprint.diffing.values import (
     show,
     unavailable_finding,
 )
-from envprint.model import Package, Unavailable
+from envprint.model import Package, PackageOrigin, Unavailable
 from envprint.report import Finding, Severity
 
 PackageRole: TypeAlias = Literal["numerics", "library", "tooling"]
@@ -115,20 +116,54 @@ def package_findings(out: list[Finding], ctx: Context, a: Any, b: Any) -> None:
         pa, pb = a.get(name), b.get(name)
         if pa == pb:
             continue
-        if pa is None or pb is None:
-            present = pa or pb
-            kind = "package.added" if pa is None else "package.removed"
-            version = show(present.version)
-            side = ctx.side(pb is None)
-            title = f"{name} {version} installed only in {side} ({package_role(name)})"
-            out.append(finding(f"packages.{name}", kind, _presence_severity(name), pa or ABSENT, pb or ABSENT, title))
+        if unused_by_reference(pa):
+            out.extend(_as_unused(one_package(ctx, name, pa, pb)))
         else:
-            _package_change(out, ctx, name, pa, pb)
+            out.extend(one_package(ctx, name, pa, pb))
+
+
+def one_package(ctx: Context, name: str, pa: Package | None, pb: Package | None) -> list[Finding]:
+    """Returns the findings of one package added, removed or changed."""
+    out: list[Finding] = []
+    if pa is None or pb is None:
+        present = pa or pb
+        assert present is not None
+        kind = "package.added" if pa is None else "package.removed"
+        title = f"{name} {show(present.version)} installed only in {ctx.side(pb is None)} ({_role(name, pa)})"
+        out.append(finding(f"packages.{name}", kind, _presence_severity(name), pa or ABSENT, pb or ABSENT, title))
+    else:
+        _package_change(out, ctx, name, pa, pb)
+    return out
+
+
+def _as_unused(findings: list[Finding]) -> list[Finding]:
+    """Returns the findings of a package the reference never imported (nor needed) as `package.unused`.
+
+    It shaped nothing the reference computed, so its change is at most a warning and its presence
+    or absence information only; descriptive findings stay as they are.
+    """
+    out = []
+    for f in findings:
+        if not f.identity:
+            out.append(f)
+            continue
+        severity = Severity.info if f.kind in ("package.added", "package.removed") else min(f.severity, WARN)
+        out.append(dataclasses.replace(f, kind="package.unused", severity=severity))
+    return out
+
+
+def unused_by_reference(pa: Package | None) -> bool:
+    """Returns whether the reference recorded that its process never imported this distribution (nor needed it)."""
+    return pa is not None and pa.used is False
+
+
+def _role(name: str, pa: Package | None) -> str:
+    """Returns how a package reads in a title: its role, and that the reference never used it when so."""
+    return package_role(name) + (", not imported by the reference" if unused_by_reference(pa) else "")
 
 
 def _presence_severity(name: str) -> Severity:
-    role = package_role(name)
-    return WARN if role == "numerics" else INFO
+    return WARN if package_role(name) == "numerics" else INFO
 
 
 def _change_severity(name: str) -> Severity:
@@ -138,7 +173,7 @@ def _change_severity(name: str) -> Severity:
 def _package_change(out: list[Finding], ctx: Context, name: str, pa: Package, pb: Package) -> None:
     """Appends what differs in one package: unreadable, version (or build), installer, location."""
     path = f"packages.{name}"
-    role = package_role(name)
+    role = _role(name, pa)
     if pa.unreadable != pb.unreadable:
         title = f"{name}: metadata unreadable in {ctx.side(pa.unreadable is not None)}"
         if pa.unreadable is not None and pb.unreadable is not None:
@@ -174,3 +209,49 @@ def _package_change(out: list[Finding], ctx: Context, name: str, pa: Package, pb
     if pa.location != pb.location:
         title = f"{path}.location {arrow(pa.location, pb.location)}"
         out.append(finding(f"{path}.location", "descriptive", INFO, pa.location, pb.location, title, identity=False))
+    origin_findings(out, name, pa, pb)
+
+
+def origin_findings(out: list[Finding], name: str, pa: Package, pb: Package) -> None:
+    """Appends the finding of a change in where a package was installed from: index, editable, VCS, local.
+
+    Only what can change the code counts (kind, VCS commit, archive hash, subdirectory), never the
+    host-specific URL of a checkout. An editable install runs its source tree as it is now, and a
+    VCS or archive install may be any build: one of those against another origin is as severe as a
+    version change of that package; an index against a local build of the same release is a notch
+    below (a warning for numerics packages, info otherwise).
+    """
+    a, b = pa.origin, pb.origin
+    key_a, key_b = _origin_key(a), _origin_key(b)
+    if key_a == key_b:
+        return
+    kinds = {key_a[0] if key_a else "index", key_b[0] if key_b else "index"}
+    code_may_differ = bool(kinds & {"editable", "vcs", "unknown"}) or (key_a is not None and key_b is not None)
+    local_build = WARN if package_role(name) == "numerics" else INFO
+    severity = _change_severity(name) if code_may_differ else local_build
+    version = show(pb.version)
+    title = f"{name} {version} installed from {describe_origin(a)} → {describe_origin(b)} ({package_role(name)})"
+    out.append(finding(f"packages.{name}.origin", "package.origin", severity, a, b, title))
+
+
+def _origin_key(origin: PackageOrigin | None) -> tuple[str, str | None, str | None, str | None, str | None] | None:
+    if origin is None:
+        return None
+    return (origin.kind, origin.vcs, origin.commit, origin.archive_hash, origin.subdirectory)
+
+
+def describe_origin(origin: PackageOrigin | None) -> str:
+    """Returns where a package was installed from, in a few words ("an index", "editable source tree", ...)."""
+    if origin is None:
+        return "an index"
+    if origin.kind == "editable":
+        return "an editable source tree"
+    if origin.kind == "vcs":
+        commit = f" commit {origin.commit[:12]}" if origin.commit else ""
+        return f"{origin.vcs or 'VCS'}{commit}"
+    if origin.kind == "directory":
+        return "a local source tree"
+    if origin.kind == "archive":
+        digest = f" ({origin.archive_hash[:19]}…)" if origin.archive_hash else ""
+        return f"an archive {'file' if origin.url.startswith('file:') else 'URL'}{digest}"
+    return f"an unrecognised direct URL ({origin.url})" if origin.url else "an unrecognised direct URL"

@@ -58,6 +58,11 @@ def _by_level(major: Severity, minor: Severity, rest: Severity) -> Callable[[Any
     return severity
 
 
+def _blind_spot(old: Any, new: Any) -> Severity:
+    """A framework the reference imported and the other side did not capture is a warning (a blind spot)."""
+    return WARN if old is not None and new is None else INFO
+
+
 def _blas_library(old: Any, new: Any) -> Severity:
     entry = old if isinstance(old, Mapping) else new
     return Severity.critical if isinstance(entry, Mapping) and entry.get("user_api") == "blas" else Severity.warning
@@ -196,7 +201,7 @@ RULES: tuple[Rule, ...] = (
     # determinism (variables and framework fields are classified by name, see _classify)
     Rule("determinism.hash_randomization", "determinism.hash_randomization", CRIT, "hash randomization"),
     Rule("determinism.seeds.*", "determinism.seed", WARN, "{0} seed", none="unseeded"),
-    Rule("determinism.frameworks.*", "framework.imported", INFO, "framework {0}", none="not imported"),
+    Rule("determinism.frameworks.*", "framework.imported", _blind_spot, "framework {0}", none="not imported"),
     # env, locale, time
     Rule("env.*", "env.variable", WARN, "{0}", none="unset"),
     Rule("locale_time.tz_env", "time.tz_variable", WARN, "TZ", none="unset"),

@@ -8,7 +8,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from envprint._base import is_unavailable
+from envprint._base import PENDING, is_pending, is_unavailable
 from envprint._serde import to_data
 from envprint.model import Fingerprint, Unavailable
 from envprint.report import Finding, Severity
@@ -96,18 +96,24 @@ def finding(
 
 
 def unavailable_finding(ctx: Context, path: str, a: Any, b: Any) -> Finding:
-    """Returns the finding for a value Unavailable on one side (a warning) or both (info, not identity)."""
-    both = isinstance(a, Unavailable) and isinstance(b, Unavailable)
-    if both:
+    """Returns the finding for a value Unavailable on one side or both.
+
+    Measured in the reference (a) and unavailable in b is critical: nothing that could not be
+    measured may pass — unless b can measure it only later in the process (`is_pending`), which is a
+    warning saying how. Unavailable in the reference only is a warning (nothing to hold b to); on
+    both sides, info (a difference of what could be measured, not of the environments).
+    """
+    if isinstance(a, Unavailable) and isinstance(b, Unavailable):
         title = f"{path}: unavailable on both sides, for different reasons"
-    else:
-        missing = ctx.a_label if isinstance(a, Unavailable) else ctx.b_label
-        reason = (a if isinstance(a, Unavailable) else b).reason
-        title = f"{path}: measured → unavailable in {missing} ({reason})"
-        if isinstance(a, Unavailable):
-            title = f"{path}: unavailable in {missing} ({reason}) → measured"
-    # both unknown is not a difference of the environments, only of what could be measured
-    return finding(path, "measured.unavailable", INFO if both else WARN, a, b, title, identity=not both)
+        return finding(path, "measured.unavailable", INFO, a, b, title, identity=False)
+    if isinstance(a, Unavailable):
+        title = f"{path}: unavailable in {ctx.a_label} ({a.reason}) → measured"
+        return finding(path, "measured.unavailable", WARN, a, b, title)
+    if is_pending(b):
+        title = f"{path}: not measured yet in {ctx.b_label} ({b.reason.removeprefix(PENDING)})"
+        return finding(path, "measured.pending", WARN, a, b, title)
+    title = f"{path}: measured in {ctx.a_label} ({show(a)}), cannot be measured in {ctx.b_label} ({b.reason})"
+    return finding(path, "measured.unavailable", CRIT, a, b, title)
 
 
 def present_detail(value: Any) -> str:

@@ -32,10 +32,20 @@ ENTRIES: tuple[Explanation, ...] = (
     Explanation(
         "measured.unavailable",
         "Measured on one side, unavailable on the other",
-        "One side could not measure this field (no driver, no /proc access, an older envprint), so "
-        "envprint cannot tell whether it matches. Unknown is not absent: a difference may hide here.",
-        "Capture both sides with the same envprint version and the same access (drivers, /proc, "
-        "imported frameworks); the reason shown says what was missing.",
+        "One side could not measure this field (no driver, no /proc access, a collector error, an older "
+        "envprint), so envprint cannot tell whether it matches. Unknown is not absent: a difference may "
+        "hide here, so a value measured in the reference and unmeasurable here refuses.",
+        "Fix what the reason shown names on the side that could not measure it (install the driver, "
+        "grant /proc access, import the framework), then capture again.",
+    ),
+    Explanation(
+        "measured.pending",
+        "Not measured yet in this process",
+        "The serving process can measure this value only later in its life (a framework runtime "
+        "that starts with the first prediction). It is not known to differ; it is reported so the "
+        "gap is visible.",
+        "Measure it before the check: run one prediction (or tf.config.list_logical_devices()) before "
+        "envprint.guard(), or capture after the model has served once.",
     ),
     Explanation(
         "meta.schema",
@@ -119,6 +129,15 @@ ENTRIES: tuple[Explanation, ...] = (
         "pin {name}=={old} in the serving image (pip install '{name}=={old}').",
     ),
     Explanation(
+        "package.unused",
+        "Package the reference never used differs",
+        "The reference was captured in the model's process, which neither imported this distribution "
+        "nor imported anything that depends on it (a test or tooling dependency): it cannot have "
+        "shaped the numbers the reference computed, so its change is at most a warning.",
+        "Nothing to do for the model; remove {name} from the training image if it is not needed, or "
+        "pin it on both sides (pip install '{name}=={old}') if serving code imports it.",
+    ),
+    Explanation(
         "package.unreadable",
         "Package metadata unreadable",
         "A distribution whose metadata cannot be read has an unknown version and build, so it "
@@ -131,6 +150,15 @@ ENTRIES: tuple[Explanation, ...] = (
         "pip, uv and conda install the same version from different builds (conda links its own "
         "BLAS and OpenMP); the version alone does not show it.",
         "Install {name} with the same installer and channel as training ({old}).",
+    ),
+    Explanation(
+        "package.origin",
+        "Package installed from another source",
+        "The same version number can be different code: an editable install (pip install -e) runs "
+        "its source tree as it is now, a VCS install is whatever commit was checked out, a local "
+        "wheel or source tree is whatever was built there (direct_url.json, PEP 610/660).",
+        "Install {name} in the serving image the way training did: a released wheel from the index, "
+        "or the same VCS commit (`envprint export --format requirements` writes that pin).",
     ),
     Explanation(
         "module.imported",
@@ -361,10 +389,9 @@ ENTRIES: tuple[Explanation, ...] = (
     Explanation(
         "framework.imported",
         "Framework imported on one side only",
-        "A framework's numeric state (threads, precision, determinism) is recorded only where it "
-        "was imported; its probes ran only there.",
-        "Capture both sides with the same frameworks imported (envprint capture --import {name}, "
-        "or capture in-process after loading the model).",
+        "A framework's numeric state (threads, precision, determinism) and its probes are recorded only "
+        "where it was imported: the side that did not import it is a blind spot, not a match.",
+        "envprint capture --import {name} (or capture in the serving process, after the model is loaded).",
     ),
     Explanation(
         "framework.version",

@@ -146,6 +146,9 @@ def _decide(policy: Policy, finding: Finding, serving: Fingerprint | None) -> Ve
                 return ignored
     if not finding.identity:
         return "info", "descriptive field", None
+    if finding.kind == "measured.pending":
+        # the serving process can measure it only later in its life: said, with how, never refused for that
+        return "warning", "not measured yet in this process", None
     unmeasured_in_reference = finding.kind == "measured.unavailable" and is_unavailable(finding.old)
     for rule in policy.rules:
         if isinstance(rule, Ignore) or not rule.applies_to(finding):

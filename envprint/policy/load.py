@@ -36,7 +36,7 @@ __all__ = ["effective_policy", "from_data", "load_policy", "resolve_policy"]
 
 _RULE_ACTIONS = ("exact", "same_release", "package", "probe", "group", "warn", "ignore")
 _RULE_KEYS = frozenset(
-    {*_RULE_ACTIONS, "parts", "version", "max_ulp", "max_normwise", "max_fraction", "reason", "severity"}
+    {*_RULE_ACTIONS, "parts", "version", "max_ulp", "max_normwise", "max_fraction", "reason", "severity", "kind"}
 )
 _POLICY_KEYS = frozenset({"extends", "fail_on", "allow_unsigned", "rules", "waivers", "override_embedded", "name"})
 _WAIVER_KEYS = frozenset({"path", "kind", "reason", "expires"})
@@ -176,7 +176,7 @@ def _rule(data: Mapping[str, Any], index: int, locate: _Locator) -> Rule:
             if value not in SEVERITIES:
                 raise locate.error(key, where, f"severity = {value!r}: use one of {', '.join(SEVERITIES)}")
             kwargs[key] = value
-        elif key in ("exact", "same_release", "package", "probe", "group", "warn", "ignore", "reason", "version"):
+        elif key in ("exact", "same_release", "package", "probe", "group", "warn", "ignore", "reason", "version", "kind"):
             if not isinstance(value, str) or not value:
                 raise locate.error(key, where, f"{key} must be a non-empty string")
             kwargs[key] = value
@@ -206,7 +206,7 @@ def _rule(data: Mapping[str, Any], index: int, locate: _Locator) -> Rule:
             where,
             "a probe rule needs at least one of " + ", ".join(tolerances),
         )
-    misplaced = sorted(set(kwargs) - _ACTION_KEYS[actions[0]] - {"reason", "severity"})
+    misplaced = sorted(set(kwargs) - _ACTION_KEYS[actions[0]] - {"reason", "severity", "kind"})
     if misplaced:
         raise locate.error(misplaced[0], where, f"{misplaced[0]} does not go with {actions[0]} = ...")
     return _RULE_CLASSES[actions[0]](**kwargs)

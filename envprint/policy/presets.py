@@ -14,6 +14,13 @@ __all__ = ["DEFAULT_MAX_ULP", "PRESETS"]
 DEFAULT_MAX_ULP = 8
 
 _DEFAULT_RULES: tuple[Rule, ...] = (
+    # seeds do not change a serving model's numbers (serving processes do not seed): warn
+    Warn("determinism.seeds.*"),
+    Warn("determinism.frameworks.*.global_seed"),
+    # a framework the reference imported that this side did not capture: a blind spot, with the fix
+    Warn("determinism.frameworks.*", kind="framework.imported"),
+    # a distribution the reference process never imported (nor needed) shaped nothing it computed
+    Warn("packages.*", kind="package.unused"),
     Exact("packages.@numerics", severity="warning"),
     Warn("packages.*"),
     SameRelease("python.version", parts=2),

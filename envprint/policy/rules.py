@@ -1,5 +1,8 @@
 """Policy rules: small objects that each decide one kind of question about a finding.
 
+Every rule may also be narrowed by ``severity`` (a floor: the rule applies to findings at least that
+severe) and ``kind`` (a glob over finding kinds, e.g. ``framework.imported``).
+
 Every rule has the same shape: `decide(finding, serving)` returns an outcome, the rule as written
 and a note, or None when the rule does not speak to that finding; `to_data()` returns the TOML table
 it is written as. Globs are `fnmatch` patterns over finding paths that also match descendants
@@ -69,9 +72,12 @@ class Rule:
         return ", ".join(f"{k} = {v!r}" for k, v in self.to_data().items())
 
     def applies_to(self, finding: Finding) -> bool:
-        """Returns whether the finding is at least as severe as the rule's `severity` floor (if any)."""
+        """Returns whether the finding passes the rule's filters: its `severity` floor and `kind` glob (if any)."""
         floor: str | None = getattr(self, "severity", None)
-        return floor is None or finding.severity >= SEVERITIES[floor]
+        kinds: str | None = getattr(self, "kind", None)
+        if floor is not None and finding.severity < SEVERITIES[floor]:
+            return False
+        return kinds is None or fnmatch.fnmatchcase(finding.kind, kinds)
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class Exact(Rule):
     exact: str
     reason: str | None = None
     severity: str | None = None
+    kind: str | None = None
     action: ClassVar[str] = "exact"
 
     def decide(self, finding: Finding, serving: Fingerprint | None) -> Verdict | None:
@@ -96,6 +103,7 @@ class Warn(Rule):
     warn: str
     reason: str | None = None
     severity: str | None = None
+    kind: str | None = None
     action: ClassVar[str] = "warn"
 
     def decide(self, finding: Finding, serving: Fingerprint | None) -> Verdict | None:
@@ -111,6 +119,7 @@ class Ignore(Rule):
     ignore: str
     reason: str | None = None
     severity: str | None = None
+    kind: str | None = None
     action: ClassVar[str] = "ignore"
 
     def decide(self, finding: Finding, serving: Fingerprint | None) -> Verdict | None:
@@ -127,6 +136,7 @@ class SameRelease(Rule):
     parts: int = 2
     reason: str | None = None
     severity: str | None = None
+    kind: str | None = None
     action: ClassVar[str] = "same_release"
 
     def decide(self, finding: Finding, serving: Fingerprint | None) -> Verdict | None:
@@ -147,6 +157,7 @@ class PackageVersion(Rule):
     version: str
     reason: str | None = None
     severity: str | None = None
+    kind: str | None = None
     action: ClassVar[str] = "package"
 
     def decide(self, finding: Finding, serving: Fingerprint | None) -> Verdict | None:
@@ -168,6 +179,7 @@ class ProbeTolerance(Rule):
     max_fraction: float | None = None
     reason: str | None = None
     severity: str | None = None
+    kind: str | None = None
     action: ClassVar[str] = "probe"
 
     def decide(self, finding: Finding, serving: Fingerprint | None) -> Verdict | None:
