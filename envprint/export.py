@@ -20,17 +20,28 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from envprint.artifact import FINGERPRINT_NAME, directory_digest
 from envprint.codec import Loaded, decode_fingerprint
-from envprint.envelope import Envelope, Signature, read_envelope
+from envprint.envelope import Envelope, Signature, pae, read_envelope
 from envprint.errors import FingerprintFormatError, UnsupportedSchemaError, UsageError
-from envprint.model import SCHEMA_VERSION, Fingerprint, Package, Unavailable
-from envprint.signing import keyid, load_private_key, sign, verify_envelope, verify_signatures
+from envprint.model import SCHEMA_VERSION, ArtifactFile, Fingerprint, Package, PackageOrigin, Unavailable
+from envprint.signing import (
+    Keyring,
+    algorithm_of,
+    sign,
+    signer_of,
+    sslib_keyid,
+    verify_envelope,
+    verify_signatures,
+)
+from envprint.signing.keys import verify_raw
 
 if TYPE_CHECKING:
     from packaging.version import Version
@@ -90,37 +101,77 @@ def _fingerprint_of(source: Loaded | Envelope | Fingerprint) -> Fingerprint:
     return decode_fingerprint(source)
 
 
-def statement(fp: Fingerprint) -> dict[str, Any]:
-    """Returns the in-toto Statement v1 of a fingerprint bound to an artifact, as JSON-safe data.
+def subjects(fp: Fingerprint, *, fingerprint_file: tuple[str, bytes] | None = None) -> list[dict[str, Any]]:
+    """Returns the in-toto subjects of a bound fingerprint: digests anyone reproduces with standard tools.
 
-    Raises `UsageError` when the fingerprint is not bound to an artifact (a statement needs a subject).
+    * A single-file model: one subject, its ``sha256`` (``sha256sum FILE``).
+    * A model directory: one ``sha256`` subject per file, named by its path relative to the
+      directory (``sha256sum PATH`` run in it), then one ``dirHash`` subject named after the
+      directory: in-toto's DigestSet recipe over the directory as shipped,
+      ``find . -type f | cut -c3- | LC_ALL=C sort | xargs -r sha256sum | sha256sum``.
+
+    `fingerprint_file` is (name, bytes) of the fingerprint file shipped inside the directory (its
+    default place, ``envprint.fp``): it is then a subject too and part of the ``dirHash``, since the
+    directory as shipped holds it. Raises `UsageError` when the fingerprint is not bound to an artifact.
     """
-    if fp.artifact is None:
+    m = fp.artifact
+    if m is None:
         raise UsageError(
             "the fingerprint is not bound to a model artifact, so an in-toto statement has no subject",
             hint="capture it with `envprint capture --artifact PATH` to bind it to the model files",
         )
+    if m.kind == "file":
+        return [{"name": m.name, "digest": {"sha256": m.digest}}]
+    files = list(m.files)
+    if fingerprint_file is not None:
+        name, data = fingerprint_file
+        if any(f.path == name for f in files):
+            raise UsageError(f"the model directory already binds a file named {name}; export the fingerprint alone")
+        files.append(ArtifactFile(name, len(data), hashlib.sha256(data).hexdigest()))
+    files.sort(key=lambda f: f.path)
+    per_file: list[dict[str, Any]] = [{"name": f.path, "digest": {"sha256": f.sha256}} for f in files]
+    return [*per_file, {"name": m.name, "digest": {"dirHash": directory_digest(files)}}]
+
+
+def statement(fp: Fingerprint, *, fingerprint_file: tuple[str, bytes] | None = None) -> dict[str, Any]:
+    """Returns the in-toto Statement v1 of a fingerprint bound to an artifact, as JSON-safe data.
+
+    Its subjects are `subjects` (per file ``sha256`` and the directory's ``dirHash``). Raises
+    `UsageError` when the fingerprint is not bound to an artifact (a statement needs a subject).
+    """
     return {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": fp.artifact.name, "digest": {fp.artifact.hash_algorithm: fp.artifact.digest}}],
+        "subject": subjects(fp, fingerprint_file=fingerprint_file),
         "predicateType": predicate_type(fp.meta.schema_version),
         "predicate": json_safe(fp.to_data()),
     }
 
 
-def to_in_toto(source: Loaded | Envelope | Fingerprint, *, key: PrivateKeyLike | None) -> bytes:
+def to_in_toto(
+    source: Loaded | Envelope | Fingerprint,
+    *,
+    key: PrivateKeyLike | None,
+    fingerprint_file: tuple[str, bytes] | None = None,
+) -> bytes:
     """Returns a DSSE JSON envelope (one line, UTF-8) holding the fingerprint's in-toto statement.
 
-    Signed with `key` over PAE("application/vnd.in-toto+json", statement bytes); without a key the
-    envelope has no signatures (for signing by other tools).
+    Signed with `key` (a private key or a `Signer`) over PAE("application/vnd.in-toto+json",
+    statement bytes); without a key the envelope has no signatures (for signing by other tools).
+    The signature's ``keyid`` is securesystemslib's default id of the key (`sslib_keyid`), so
+    in-toto tooling matches it to ``SSlibKey.from_crypto(public_key)`` without a hand-set id.
     """
     payload = json.dumps(
-        statement(_fingerprint_of(source)), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        statement(_fingerprint_of(source), fingerprint_file=fingerprint_file),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
     ).encode("utf-8")
     signatures = []
     if key is not None:
-        s = sign(IN_TOTO_PAYLOAD_TYPE, payload, key)
-        signatures.append({"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode("ascii")})
+        signer = signer_of(key)
+        s = sign(IN_TOTO_PAYLOAD_TYPE, payload, signer)
+        signatures.append({"keyid": sslib_keyid(signer.public_key), "sig": base64.b64encode(s.sig).decode("ascii")})
     envelope = {
         "payload": base64.b64encode(payload).decode("ascii"),
         "payloadType": IN_TOTO_PAYLOAD_TYPE,
@@ -133,15 +184,19 @@ def export_file(fp_path: str | os.PathLike[str], *, key: PrivateKeyLike | None) 
     """Returns the in-toto export of the `.fp` file at `fp_path`, signed with `key`.
 
     When the file already carries a signature by `key`, that signature must verify first, so the
-    export never re-signs a fingerprint altered after its owner signed it.
+    export never re-signs a fingerprint altered after its owner signed it. A fingerprint at its
+    default place in a model directory (``DIR/envprint.fp``) is itself a subject and part of the
+    directory's ``dirHash``: the directory as shipped holds it.
     """
-    envelope = read_envelope(Path(fp_path))
+    p = Path(fp_path)
+    envelope = read_envelope(p)
+    signer = None
     if key is not None:
-        private = load_private_key(key)
-        if any(s.keyid == keyid(private) for s in envelope.signatures):
-            verify_envelope(envelope, [private.public_key()], source=str(fp_path))
-        key = private
-    return to_in_toto(decode_fingerprint(envelope, source=str(fp_path)), key=key)
+        signer = signer_of(key)
+        if any(s.keyid == signer.keyid for s in envelope.signatures):
+            verify_envelope(envelope, [signer.public_key], source=str(fp_path))
+    inside = (p.name, envelope.encode()) if p.name == FINGERPRINT_NAME else None
+    return to_in_toto(decode_fingerprint(envelope, source=str(fp_path)), key=signer, fingerprint_file=inside)
 
 
 def _b64(text: object, what: str) -> bytes:
@@ -153,6 +208,26 @@ def _b64(text: object, what: str) -> bytes:
         return base64.b64decode(std + "=" * (-len(std) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise FingerprintFormatError(f"in-toto envelope: {what} is not valid base64") from None
+
+
+def _dsse_signature(keyring: Keyring, message: bytes, raw: dict[str, Any], n: int) -> Signature:
+    """Returns a DSSE signature as envprint's `Signature`, its key id resolved to a trusted key's.
+
+    DSSE carries no algorithm and its ``keyid`` is the signer's choice: envprint's own id,
+    securesystemslib's default id, or empty (DSSE makes it optional). The id selects a trusted key
+    (an empty id: the one whose signature verifies); the algorithm is always that key's.
+    """
+    kid = raw.get("keyid", "")
+    sig = _b64(raw.get("sig"), f"signature {n}")
+    for entry in keyring:
+        key = entry.public_key
+        if key is None:
+            if entry.keyid == kid:
+                return Signature(entry.keyid, "", sig)  # revoked: verify_signatures says so
+            continue
+        if kid in (entry.keyid, sslib_keyid(key)) or (not kid and verify_raw(key, sig, message)):
+            return Signature(entry.keyid, algorithm_of(key), sig)
+    return Signature(kid, "", sig)
 
 
 def verify_in_toto(data: bytes | str, trusted_keys: TrustedKeysLike) -> dict[str, Any]:
@@ -175,13 +250,17 @@ def verify_in_toto(data: bytes | str, trusted_keys: TrustedKeysLike) -> dict[str
     sigs = env.get("signatures")
     if not isinstance(sigs, list):
         raise FingerprintFormatError("in-toto envelope: signatures missing or not a list")
+    keyring = Keyring.of(trusted_keys)
+    try:
+        message = pae(env["payloadType"], payload)
+    except UnicodeEncodeError:  # lone surrogates from a JSON escape: nothing could have signed this
+        raise FingerprintFormatError("in-toto envelope: the payload type is not valid UTF-8 text") from None
     signatures = []
     for i, s in enumerate(sigs, 1):
         if not isinstance(s, dict) or not isinstance(s.get("keyid", ""), str):
             raise FingerprintFormatError(f"in-toto envelope: signature {i} is malformed")
-        # DSSE carries no algorithm: the trusted key's (Ed25519) is the one used
-        signatures.append(Signature(s.get("keyid", ""), "ed25519", _b64(s.get("sig"), f"signature {i}")))
-    verify_signatures(env["payloadType"], payload, signatures, trusted_keys, source="in-toto envelope")
+        signatures.append(_dsse_signature(keyring, message, s, i))
+    verify_signatures(env["payloadType"], payload, signatures, keyring, source="in-toto envelope")
     # checked after the signature, which authenticates the type (DSSE's order)
     if env["payloadType"] != IN_TOTO_PAYLOAD_TYPE:
         raise FingerprintFormatError(
@@ -217,9 +296,12 @@ def to_requirements(fp: Fingerprint) -> str:
 
     The header comments name the Python version and the platform (system, machine, libc, OS) the pins
     were captured on. Versions with a local label (``torch==2.3.0+cu121``) stay pinned with a comment
-    naming the index that serves that build; pip, unreadable distributions, versions that are not
-    PEP 440 and distributions installed from a source tree are commented out with the reason. Raises
-    `UsageError` when the fingerprint has no package list.
+    naming the index that serves that build. A VCS install is pinned to its commit
+    (``name @ git+URL@COMMIT``) and an archive from a remote URL to that URL; pip, unreadable
+    distributions, versions that are not PEP 440, editable installs and anything installed from a
+    local directory or file are commented out with the reason and a hint, never pinned as
+    ``name==version`` (which an index would serve as different code). Raises `UsageError` when the
+    fingerprint has no package list.
     """
     from packaging.version import InvalidVersion, Version
 
@@ -244,6 +326,8 @@ def to_requirements(fp: Fingerprint) -> str:
             continue
         if name in _INSTALLER_TOOLS:
             lines.append(f"# {pin}  # the installer itself: upgrade it first with python -m pip install {pin}")
+        elif pkg.origin is not None:
+            lines.append(_comment(_origin_line(name, pin, pkg.origin)))
         elif _from_source_tree(pkg):
             lines.append(f"# {pin}  # installed from a source tree (editable or setup.py develop): install that tree")
         elif version.local is not None:
@@ -284,6 +368,38 @@ def _requirements_header(fp: Fingerprint) -> list[str]:
         "",
     ]
     return [_comment(line) for line in lines]  # captured strings must not break out of their comments
+
+
+# what a URL in a PEP 508 "name @ URL" line may hold: no spaces, quotes, ";" or control characters
+_SAFE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,=%-]+")
+# a commit id, revision or subdirectory placed after the URL: no characters that end the URL or the line
+_SAFE_REF = re.compile(r"[A-Za-z0-9._/-]{1,200}")
+
+
+def _origin_line(name: str, pin: str, origin: PackageOrigin) -> str:
+    """Returns the requirements line of a package installed from a direct URL (PEP 610)."""
+    url = origin.url
+    local = url.startswith("file:")
+    if origin.kind == "editable":
+        return (
+            f"# {pin}  # editable install of {url or 'a local source tree'}: install that tree "
+            f"(pip install -e PATH) at the training commit, or pin a released {name} instead"
+        )
+    if origin.kind == "directory":
+        return f"# {pin}  # installed from the local source tree {url}: build a wheel of it and install that"
+    if origin.kind == "vcs":
+        safe = _SAFE_URL.fullmatch(url) and _SAFE_REF.fullmatch(origin.commit or "-")
+        if not origin.commit or local or not safe or not _SAFE_REF.fullmatch(origin.subdirectory or "-"):
+            why = "no commit recorded" if not origin.commit else ("a local repository" if local else "an unusual URL")
+            return f"# {pin}  # installed from {origin.vcs or 'VCS'} {url} ({why}): pin that commit by hand"
+        sub = f"#subdirectory={origin.subdirectory}" if origin.subdirectory else ""
+        return f"{name} @ {origin.vcs or 'git'}+{url}@{origin.commit}{sub}"
+    if origin.kind == "archive" and not local and _SAFE_URL.fullmatch(url):
+        return f"{name} @ {url}" + (f"  # {origin.archive_hash}" if origin.archive_hash else "")
+    digest = f" ({origin.archive_hash})" if origin.archive_hash else ""
+    return (
+        f"# {pin}  # installed from {url or 'an unrecorded URL'}{digest}: ship that file with the image and install it"
+    )
 
 
 def _from_source_tree(pkg: Package) -> bool:

@@ -103,18 +103,27 @@ def test_passphrase_protected_key_round_trip(tmp_path: Path, monkeypatch: pytest
     assert loaded.verified_keyids == (signing.keyid(signing.load_public_key(public)),)
 
 
-def test_non_ed25519_keys_are_refused_with_a_clear_message(tmp_path: Path) -> None:
-    ec_key = ec.generate_private_key(ec.SECP256R1())
-    ec_private = ec_key.private_bytes(
+def test_keys_other_than_ed25519_and_p256_are_refused_with_a_clear_message(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    p384 = ec.generate_private_key(ec.SECP384R1())
+    p384_private = p384.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    ec_public = ec_key.public_key().public_bytes(
+    p384_public = p384.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    with pytest.raises(UsageError, match="Ed25519 only"):
-        signing.load_private_key(ec_private)
-    with pytest.raises(UsageError, match="Ed25519 only"):
-        signing.load_public_key(ec_public)
+    with pytest.raises(UsageError, match="secp384r1; envprint supports Ed25519 and ECDSA P-256"):
+        signing.load_private_key(p384_private)
+    with pytest.raises(UsageError, match="secp384r1"):
+        signing.load_public_key(p384_public)
+    rsa_public = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    with pytest.raises(UsageError, match="RSAPublicKey, but envprint verifies Ed25519 and ECDSA P-256"):
+        signing.load_public_key(rsa_public)
 
 
 def test_a_private_key_passed_as_trusted_key_is_refused(tmp_path: Path) -> None:
@@ -486,7 +495,8 @@ def test_cli_newcomer_flow_keygen_capture_verify_tamper_export(tmp_path: Path) -
     assert export.returncode == 0, export.stderr
     from envprint.export import verify_in_toto
 
-    assert verify_in_toto(export.stdout, [tmp_path / "train.pub"])["subject"][0]["name"] == "model"
+    subjects = verify_in_toto(export.stdout, [tmp_path / "train.pub"])["subject"]
+    assert subjects[-1]["name"] == "model" and set(subjects[-1]["digest"]) == {"dirHash"}
 
 
 def test_cli_sign_adds_a_signature_and_verify_rejects_untrusted_with_exit_3(tmp_path: Path) -> None:

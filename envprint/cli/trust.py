@@ -26,6 +26,16 @@ class ExportFormat(str, enum.Enum):
     requirements = "requirements"
 
 
+class KeyAlgorithm(str, enum.Enum):
+    """Key types `envprint keygen` makes."""
+
+    ed25519 = "ed25519"
+    ecdsa_p256 = "ecdsa-p256"
+
+
+_ALGORITHMS = {KeyAlgorithm.ed25519: signing.ED25519, KeyAlgorithm.ecdsa_p256: signing.ECDSA_P256}
+
+
 @app.command()
 def keygen(
     output: Annotated[
@@ -37,10 +47,18 @@ def keygen(
             help="Write PREFIX.key (private, mode 0600) and PREFIX.pub (public).",
         ),
     ] = Path("envprint"),
+    algorithm: Annotated[
+        KeyAlgorithm,
+        typer.Option(
+            "--algorithm",
+            envvar="ENVPRINT_KEY_ALGORITHM",
+            help="ed25519, or ecdsa-p256 for one organisation key shared with model-signing and other tools.",
+        ),
+    ] = KeyAlgorithm.ed25519,
 ) -> None:
-    """Make an Ed25519 key pair; encrypted with ENVPRINT_KEY_PASSPHRASE when it is set. Prints the key id."""
+    """Make a key pair (Ed25519 or ECDSA P-256); encrypted with ENVPRINT_KEY_PASSPHRASE when set. Prints the key id."""
     passphrase = signing.passphrase_from_env()
-    private, public = signing.generate_keypair(output, passphrase=passphrase)
+    private, public = signing.generate_keypair(output, passphrase=passphrase, algorithm=_ALGORITHMS[algorithm])
     kid = signing.keyid(signing.load_public_key(public))
     state = "encrypted with ENVPRINT_KEY_PASSPHRASE" if passphrase else "not encrypted"
     stderr().print(

@@ -3,12 +3,17 @@
 Capture only: the thread counts are read, never changed. Libraries are keyed by the distribution
 that ships them and their internal API ("numpy/openblas", "torch/openmp"), so two hosts line up
 even when the bundled file names carry build hashes.
+
+Importing threadpoolctl sets ``KMP_DUPLICATE_LIB_OK=True`` in `os.environ` (for its own use with
+Intel OpenMP): when envprint is the one importing it, the environment is put back as it was, so the
+fingerprint records the user's value and child processes inherit the user's environment.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from typing import Any
 
 from envprint.model import BlasInfo, BlasLibrary, Unavailable
@@ -19,7 +24,7 @@ _SITE = re.compile(r"[/\\](?:site|dist)-packages[/\\]([^/\\]+)")
 
 def collect() -> BlasInfo:
     """Returns every BLAS/OpenMP library threadpoolctl finds loaded in this process."""
-    import threadpoolctl
+    threadpoolctl = _import_threadpoolctl()
 
     libraries: dict[str, BlasLibrary] = {}
     for info in threadpoolctl.threadpool_info():
@@ -31,6 +36,28 @@ def collect() -> BlasInfo:
             n += 1
         libraries[key] = lib
     return BlasInfo(libraries=libraries)
+
+
+def _import_threadpoolctl() -> Any:
+    """Returns the threadpoolctl module, importing it without leaving its changes to `os.environ` behind."""
+    module = sys.modules.get("threadpoolctl")
+    if module is not None:
+        return module  # imported by the application: what it set is part of the application's environment
+    before = dict(os.environ)
+    try:
+        import threadpoolctl  # ~10 ms; captures that skip the BLAS section never pay it
+    finally:
+        _restore_environ(before)
+    return threadpoolctl
+
+
+def _restore_environ(before: dict[str, str]) -> None:
+    """Puts `os.environ` back to `before`: variables added are removed, changed ones restored."""
+    for name in [n for n in os.environ if n not in before]:
+        del os.environ[name]
+    for name, value in before.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
 
 
 def _library(info: dict[str, Any]) -> BlasLibrary:
