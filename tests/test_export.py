@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.hashes import SHA256
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +20,7 @@ from envprint import artifact, codec, export, signing
 from envprint.envelope import Envelope, read_envelope, write_envelope
 from envprint.errors import EnvprintError, FingerprintFormatError, SignatureError, UsageError
 from envprint.model import Unavailable
-from tests.signing_helpers import make_fingerprint, make_keys
+from tests.signing_helpers import make_fingerprint, make_keys, write_tree
 
 BIG = 2**60 + 1  # not representable as a double
 _ANY_KEY = Ed25519PrivateKey.generate().public_key()
@@ -75,7 +78,7 @@ def test_signature_verifies_with_the_public_key_and_not_with_another(
     (sig,) = env["signatures"]
     key = signing.load_public_key(public)
     key.verify(base64.b64decode(sig["sig"]), signing.pae(env["payloadType"], base64.b64decode(env["payload"])))
-    assert sig["keyid"] == signing.keyid(key)
+    assert sig["keyid"] == signing.sslib_keyid(key)  # what in-toto tooling matches (see the securesystemslib tests)
     _, stranger = make_keys(tmp_path / "keys", "stranger")
     with pytest.raises(SignatureError, match="not a trusted key"):
         export.verify_in_toto(out, [stranger])
@@ -161,6 +164,123 @@ def test_standard_tools_read_the_export(bound: tuple[Path, Path, Path, Path], tm
     assert digest == artifact.manifest(model).digest
 
 
+# ------------------------------------------------------------------ subjects reproduced with standard tools
+
+
+@pytest.fixture
+def shipped(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    """Returns (model directory with its envprint.fp inside, that fp, private key, public key)."""
+    private, public = make_keys(tmp_path / "keys")
+    model = write_tree(
+        tmp_path / "model",
+        {
+            "MLmodel": b"flavors: {}\n",
+            "weights/layer-1.bin": bytes(range(256)) * 300,
+            "weights/layer_1.bin": b"x" * 10,  # '-' sorts before '_' and before '/' in C order
+            "weights-extra/a.bin": b"y" * 7,
+            "empty.txt": b"",
+            "caf\u00e9.json": b"{}",
+        },
+    )
+    fp = make_fingerprint(artifact=artifact.manifest(model)).save(model / "envprint.fp", key=private)
+    return model, fp, private, public
+
+
+def _shell(command: str, cwd: Path) -> str:
+    return subprocess.run(["bash", "-c", command], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.skipif(shutil.which("sha256sum") is None, reason="needs coreutils")
+def test_directory_subjects_equal_sha256sum_and_the_in_toto_dirhash_recipe(
+    shipped: tuple[Path, Path, Path, Path],
+) -> None:
+    model, fp, private, _ = shipped
+    subjects = _statement(export.export_file(fp, key=private))["subject"]
+    assert isinstance(subjects, list)
+    *files, tree = subjects
+    # one sha256 subject per file of the directory as shipped, envprint.fp included, as sha256sum prints them
+    listing = _shell("find . -type f | cut -c3- | LC_ALL=C sort | xargs -r sha256sum", model)
+    expected = [{"name": line[66:], "digest": {"sha256": line[:64]}} for line in listing.splitlines()]
+    assert files == expected
+    assert "envprint.fp" in [f["name"] for f in files]
+    # the DigestSet dirHash recipe, run by the shell over the same directory
+    dirhash = _shell("find . -type f | cut -c3- | LC_ALL=C sort | xargs -r sha256sum | sha256sum", model).split()[0]
+    assert tree == {"name": "model", "digest": {"dirHash": dirhash}}
+
+
+def test_a_fingerprint_kept_outside_the_directory_is_not_in_its_dirhash(tmp_path: Path) -> None:
+    private, _ = make_keys(tmp_path / "keys")
+    model = write_tree(tmp_path / "model", {"a.bin": b"a", "b/c.bin": b"c"})
+    fp = make_fingerprint(artifact=artifact.manifest(model)).save(tmp_path / "model.fp", key=private)
+    subjects = _statement(export.export_file(fp, key=private))["subject"]
+    dirhash = _shell("find . -type f | cut -c3- | LC_ALL=C sort | xargs -r sha256sum | sha256sum", model).split()[0]
+    assert subjects == [
+        {"name": "a.bin", "digest": {"sha256": hashlib.sha256(b"a").hexdigest()}},
+        {"name": "b/c.bin", "digest": {"sha256": hashlib.sha256(b"c").hexdigest()}},
+        {"name": "model", "digest": {"dirHash": dirhash}},
+    ]
+
+
+# ------------------------------------------------------------------------ securesystemslib as a consumer
+
+
+@pytest.mark.parametrize("algorithm", [signing.ED25519, signing.ECDSA_P256])
+def test_securesystemslib_verifies_the_export_with_its_default_key_id(tmp_path: Path, algorithm: str) -> None:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+    from securesystemslib.dsse import Envelope as SslibEnvelope
+    from securesystemslib.signer import SSlibKey
+
+    private, public = signing.generate_keypair(tmp_path / "org", algorithm=algorithm)
+    model = write_tree(tmp_path / "model", {"w.bin": b"w" * 100})
+    fp = make_fingerprint(artifact=artifact.manifest(model)).save(model / "envprint.fp", key=private)
+    out = export.export_file(fp, key=private)
+    # what an in-toto consumer writes: no key id by hand, securesystemslib computes its own
+    key = SSlibKey.from_crypto(load_pem_public_key(public.read_bytes()))
+    envelope = SslibEnvelope.from_dict(json.loads(out))
+    verified = envelope.verify([key], 1)
+    assert list(verified) == [key.keyid]
+    assert json.loads(envelope.pae().decode("utf-8", "replace").split(" ", 4)[4])["_type"] == export.STATEMENT_TYPE
+    # and the envprint side still matches it to the key, by either id
+    assert export.verify_in_toto(out, [public])["predicateType"] == "https://envprint.dev/fingerprint/v1"
+
+
+def test_securesystemslib_refuses_the_export_under_another_key(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+    from securesystemslib.dsse import Envelope as SslibEnvelope
+    from securesystemslib.exceptions import VerificationError
+    from securesystemslib.signer import SSlibKey
+
+    private, _ = make_keys(tmp_path, "train")
+    _, other = make_keys(tmp_path, "other")
+    model = tmp_path / "m.bin"
+    model.write_bytes(b"m")
+    fp = make_fingerprint(artifact=artifact.manifest(model)).save(artifact.default_fp_path(model), key=private)
+    envelope = SslibEnvelope.from_dict(json.loads(export.export_file(fp, key=private)))
+    with pytest.raises(VerificationError):
+        envelope.verify([SSlibKey.from_crypto(load_pem_public_key(other.read_bytes()))], 1)
+
+
+def test_an_export_keyed_by_envprint_id_or_without_key_id_still_verifies(
+    shipped: tuple[Path, Path, Path, Path],
+) -> None:
+    _, fp, private, public = shipped
+    env = json.loads(export.export_file(fp, key=private))
+    for kid in (signing.keyid(signing.load_public_key(public)), ""):
+        env["signatures"][0]["keyid"] = kid
+        assert export.verify_in_toto(json.dumps(env), [public])["_type"] == export.STATEMENT_TYPE
+    env["signatures"][0].pop("keyid")
+    assert export.verify_in_toto(json.dumps(env), [public])["_type"] == export.STATEMENT_TYPE
+
+
+def test_an_export_signed_through_a_callback_verifies(shipped: tuple[Path, Path, Path, Path]) -> None:
+    _, fp, _, _ = shipped
+    held = ec.generate_private_key(ec.SECP256R1())
+    signer = signing.Signer(held.public_key(), lambda m: held.sign(m, ec.ECDSA(SHA256())))
+    out = export.export_file(fp, key=signer)
+    assert json.loads(out)["signatures"][0]["keyid"] == signing.sslib_keyid(held.public_key())
+    assert export.verify_in_toto(out, [held.public_key()])["_type"] == export.STATEMENT_TYPE
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=400) | st.text(max_size=400).map(str.encode))
 def test_arbitrary_bytes_give_only_envprint_errors(data: bytes) -> None:
@@ -228,10 +348,25 @@ def test_openssl_verifies_the_export_with_the_recipe_in_the_docs(
     assert ok.returncode == 0 and "Verified Successfully" in ok.stdout, ok.stderr
     bad = subprocess.run(["bash", "-c", recipe, "-", str(stranger)], cwd=tmp_path, capture_output=True, text=True)
     assert bad.returncode != 0
-    keyid = subprocess.run(
-        f"openssl pkey -pubin -in {public} -outform DER | sha256sum", shell=True, capture_output=True, text=True
-    ).stdout.split()[0]
-    assert json.loads((tmp_path / "model.intoto.jsonl").read_bytes())["signatures"][0]["keyid"] == keyid
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None or shutil.which("jq") is None, reason="needs openssl and jq")
+def test_openssl_verifies_a_p256_export_with_the_recipe_in_the_docs(tmp_path: Path) -> None:
+    private, public = signing.generate_keypair(tmp_path / "org", algorithm=signing.ECDSA_P256)
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"weights" * 1000)
+    path = make_fingerprint(artifact=artifact.manifest(model)).save(artifact.default_fp_path(model), key=private)
+    (tmp_path / "model.intoto.jsonl").write_bytes(export.export_file(path, key=private))
+    recipe = """
+        set -e
+        jq -r .payload model.intoto.jsonl | base64 -d > payload.json
+        jq -r '.signatures[0].sig' model.intoto.jsonl | base64 -d > sig.der
+        TYPE=application/vnd.in-toto+json
+        { printf 'DSSEv1 %d %s %d ' ${#TYPE} "$TYPE" "$(stat -c %s payload.json)"; cat payload.json; } > pae.bin
+        openssl dgst -sha256 -verify "$1" -signature sig.der pae.bin
+    """
+    ok = subprocess.run(["bash", "-c", recipe, "-", str(public)], cwd=tmp_path, capture_output=True, text=True)
+    assert ok.returncode == 0 and "Verified OK" in ok.stdout, ok.stderr
 
 
 def test_cli_export_writes_the_envelope_to_a_file(bound: tuple[Path, Path, Path, Path], tmp_path: Path) -> None:
