@@ -22,6 +22,7 @@ from envprint.model import (
     Fingerprint,
     GpuDevice,
     GpuInfo,
+    NumpySimd,
     Package,
     ProbeResult,
     Unavailable,
@@ -567,11 +568,17 @@ def _check_pair(a: Fingerprint, b: Fingerprint) -> None:
     ab, ba = diff(a, b), diff(b, a)
 
     def severity(f: Finding) -> Severity | None:
-        # the reference and the other side are not interchangeable for what one side could not measure
-        return None if f.kind in _ASYMMETRIC else f.severity
+        # the reference and the other side are not interchangeable for what one side could not measure,
+        # nor for what the reference process used (package.unused)
+        return None if f.kind in _ASYMMETRIC or f.kind.startswith("package.") else f.severity
 
-    forward = sorted((f.kind, f.path, severity(f), repr(f.old), repr(f.new)) for f in ab.findings)
-    backward = sorted((_MIRROR.get(f.kind, f.kind), f.path, severity(f), repr(f.new), repr(f.old)) for f in ba.findings)
+    def kind(f: Finding, mirror: bool) -> str:
+        if f.kind.startswith("package."):
+            return "package"
+        return _MIRROR.get(f.kind, f.kind) if mirror else f.kind
+
+    forward = sorted((kind(f, False), f.path, severity(f), repr(f.old), repr(f.new)) for f in ab.findings)
+    backward = sorted((kind(f, True), f.path, severity(f), repr(f.new), repr(f.old)) for f in ba.findings)
     assert forward == backward
     for f in ab.findings:
         if f.kind == "measured.unavailable" and isinstance(f.new, dict) and not isinstance(f.old, dict):
@@ -597,3 +604,65 @@ def test_diff_is_symmetric_and_consistent_with_identity(
 @given(steps=_steps)
 def test_perturbed_real_capture_diffs_symmetrically(real_base: Fingerprint, steps: list[tuple[int, int]]) -> None:
     _check_pair(real_base, _apply(real_base, steps))
+
+
+# ------------------------------------------------------------------------------------- numpy SIMD
+
+NUMPY_23 = NumpySimd(
+    baseline=("SSE", "SSE2", "SSE3"),
+    dispatch=("SSSE3", "SSE41", "POPCNT", "SSE42", "AVX", "F16C", "FMA3", "AVX2", "AVX512F", "AVX512CD",
+              "AVX512_SKX", "AVX512_CLX", "AVX512_CNL", "AVX512_ICL", "AVX512_SPR"),
+    found=("SSSE3", "SSE41", "POPCNT", "SSE42", "AVX", "F16C", "FMA3", "AVX2", "AVX512F", "AVX512CD",
+           "AVX512_SKX", "AVX512_CLX", "AVX512_CNL", "AVX512_ICL"),
+    not_found=("AVX512_SPR",),
+)  # fmt: skip
+NUMPY_24 = NumpySimd(
+    baseline=("X86_V2",),
+    dispatch=("X86_V3", "X86_V4", "AVX512_ICL", "AVX512_SPR"),
+    found=("X86_V3", "X86_V4", "AVX512_ICL"),
+    not_found=("AVX512_SPR",),
+)
+
+
+def _with_simd(simd: NumpySimd) -> Fingerprint:
+    return edit(T(), "cpu", numpy_simd=simd)
+
+
+def test_numpy_simd_targets_renamed_across_numpy_versions_on_one_cpu_are_not_a_difference() -> None:
+    report = diff(_with_simd(NUMPY_23), _with_simd(NUMPY_24))
+    simd = [f for f in report.findings if f.path.startswith("cpu.numpy_simd")]
+    assert simd and all(f.severity is Severity.info and not f.identity for f in simd), simd
+    assert identity_digest(_with_simd(NUMPY_23)) == identity_digest(_with_simd(NUMPY_24))
+
+
+def test_numpy_simd_that_really_lost_avx512_is_critical() -> None:
+    capped = dataclasses.replace(NUMPY_24, found=("X86_V3",), not_found=("X86_V4", "AVX512_ICL", "AVX512_SPR"))
+    (f,) = [f for f in diff(_with_simd(NUMPY_24), _with_simd(capped)).findings if f.path == "cpu.numpy_simd.found"]
+    assert (f.kind, f.severity) == ("cpu.numpy_simd", Severity.critical)
+    assert "lost" in f.title and "AVX512F" in f.title and "AVX2" not in f.title
+
+
+# ------------------------------------------------------------------------------------------ tzdata
+
+
+def test_tzdata_package_present_on_one_side_only_is_not_a_difference_when_both_read_the_system_database() -> None:
+    lt = T().locale_time
+    assert not isinstance(lt, Unavailable) and isinstance(lt.tzdata_system, str)
+    train = with_package(with_locale(T(), tzdata_package="2026.6"), "tzdata", Package("2026.6", None, "pip", ()))
+    serve = with_package(with_locale(T(), tzdata_package=None), "tzdata", None)
+    report = diff(train, serve)
+    tz = [f for f in report.findings if "tzdata" in f.path]
+    assert {f.path for f in tz} == {"packages.tzdata", "locale_time.tzdata_package"}
+    assert all(f.severity is Severity.info for f in tz), [(f.path, f.severity) for f in tz]
+    assert all("system" in f.title for f in tz)
+    assert identity_digest(with_locale(T(), tzdata_package="2026.6")) == identity_digest(
+        serve.replace(packages=T().packages)
+    )
+
+
+def test_the_tz_database_actually_read_changing_is_a_warning() -> None:
+    without_system = with_locale(T(), tzdata_system=Unavailable("no zoneinfo"), tzdata_package="2026.6")
+    older = with_locale(T(), tzdata_system=Unavailable("no zoneinfo"), tzdata_package="2025.1")
+    (f,) = [f for f in diff(without_system, older).findings if f.path == "locale_time.tzdata_package"]
+    assert (f.kind, f.severity, f.identity) == ("time.tzdata", Severity.warning, True)
+    assert "package 2026.6 → package 2025.1" in f.title

@@ -9,10 +9,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from envprint._base import UNAVAILABLE_KEY
+from envprint._serde import to_data
 from envprint.diffing.probes import probe_token
 from envprint.diffing.rules import DERIVED
-from envprint.diffing.values import fields_of, zone_of
-from envprint.model import Fingerprint, Unavailable
+from envprint.diffing.simd import usable_features
+from envprint.diffing.values import effective_tzdata, fields_of, zone_of
+from envprint.model import Fingerprint, NumpySimd, Unavailable
 
 #: top-level fields that describe the fingerprint rather than the environment
 _NOT_IDENTITY = frozenset({"meta", "custom", "policy", "imported", "freshness"})
@@ -43,9 +45,16 @@ def identity_projection(fp: Fingerprint) -> dict[str, Any]:
             out[name] = None if value is None else [value.hash_algorithm, value.digest]
         else:
             out[name] = project(name, value)
+    cpu = fp.cpu
+    if isinstance(out.get("cpu"), dict) and not isinstance(cpu, Unavailable) and isinstance(cpu.numpy_simd, NumpySimd):
+        # numpy's targets are compared by the CPU features they stand for (see diffing.simd)
+        out["cpu"]["numpy_simd"] = {"features": sorted(usable_features(to_data(cpu.numpy_simd)))}
     lt = out.get("locale_time")
     if isinstance(lt, dict):
         lt.pop("tz_env", None)
+        lt.pop("tzdata_system", None)  # what matters is the database read (see values.effective_tzdata)
+        lt.pop("tzdata_package", None)
+        lt["tzdata"] = effective_tzdata(fp)
         lt["local_zone"] = project("", zone_of(fp))
     return out
 

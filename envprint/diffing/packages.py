@@ -18,7 +18,9 @@ from envprint.diffing.values import (
     WARN,
     Context,
     arrow,
+    effective_tzdata,
     finding,
+    same_tzdata,
     show,
     unavailable_finding,
 )
@@ -118,6 +120,8 @@ def package_findings(out: list[Finding], ctx: Context, a: Any, b: Any) -> None:
             continue
         if unused_by_reference(pa):
             out.extend(_as_unused(one_package(ctx, name, pa, pb)))
+        elif name == "tzdata" and same_tzdata(ctx):
+            out.extend(_not_read(one_package(ctx, name, pa, pb), effective_tzdata(ctx.a)))
         else:
             out.extend(one_package(ctx, name, pa, pb))
 
@@ -134,6 +138,12 @@ def one_package(ctx: Context, name: str, pa: Package | None, pb: Package | None)
     else:
         _package_change(out, ctx, name, pa, pb)
     return out
+
+
+def _not_read(findings: list[Finding], database: str | None) -> list[Finding]:
+    """Returns the tzdata package's findings as info: both sides read another (the same) tz database."""
+    note = f" (not read: both sides use the {database} tz database)"
+    return [dataclasses.replace(f, severity=Severity.info, title=f.title + note) if f.identity else f for f in findings]
 
 
 def _as_unused(findings: list[Finding]) -> list[Finding]:

@@ -140,7 +140,15 @@ LOCALE_SEVERITY = {"LC_CTYPE": WARN, "LC_MESSAGES": INFO}
 VERSIONED = frozenset({"python.version", "gpu.driver_version", "gpu.cuda_driver_version", "platform.libc_version"})
 
 #: fields derived from another compared field: info, identity=False, left out of identity_projection
-DERIVED = frozenset({"cpu.numpy_simd.not_found", "locale_time.tzname", "locale_time.std_offset_seconds"})
+DERIVED = frozenset(
+    {
+        "cpu.numpy_simd.not_found",
+        "cpu.numpy_simd.dispatch",  # properties of the numpy build: its package finding carries them
+        "cpu.numpy_simd.baseline",
+        "locale_time.tzname",
+        "locale_time.std_offset_seconds",
+    }
+)
 
 # First match wins: specific globs before the entry-level ones they would also match.
 RULES: tuple[Rule, ...] = (

@@ -141,3 +141,22 @@ def same_zone(ctx: Context) -> bool:
     if isinstance(za, Unavailable) or isinstance(zb, Unavailable):
         return isinstance(za, Unavailable) and isinstance(zb, Unavailable)
     return bool(za == zb)
+
+
+def effective_tzdata(fp: Fingerprint) -> str | None:
+    """Returns the tz database version local-time code reads: the system one when present, else the tzdata package.
+
+    zoneinfo looks up zones in the system directories (TZPATH) first and falls back to the tzdata
+    distribution, so which package provides a fallback does not matter while the system one exists.
+    """
+    lt = fp.locale_time
+    if isinstance(lt, Unavailable):
+        return None
+    if isinstance(lt.tzdata_system, str):
+        return f"system {lt.tzdata_system}"
+    return f"package {lt.tzdata_package}" if lt.tzdata_package else None
+
+
+def same_tzdata(ctx: Context) -> bool:
+    """Returns whether both sides read the same tz database (the version actually used)."""
+    return effective_tzdata(ctx.a) is not None and effective_tzdata(ctx.a) == effective_tzdata(ctx.b)

@@ -8,6 +8,7 @@ from typing import Any
 
 from envprint.diffing.packages import version_change
 from envprint.diffing.rules import BOOKKEEPING, DERIVED, FRAMEWORK_FIELDS, VERSIONED, rule_for, variable_kind
+from envprint.diffing.simd import usable_features
 from envprint.diffing.values import (
     ABSENT,
     CRIT,
@@ -15,16 +16,18 @@ from envprint.diffing.values import (
     WARN,
     Context,
     arrow,
+    effective_tzdata,
     fields_of,
     finding,
     plain,
     present_detail,
+    same_tzdata,
     same_zone,
     show,
     unavailable_finding,
     zone_of,
 )
-from envprint.model import Unavailable
+from envprint.model import Fingerprint, Unavailable
 from envprint.report import Finding
 
 
@@ -65,6 +68,8 @@ def _classify(ctx: Context, path: str, a: Any, b: Any) -> Finding:
         framework, _, fieldname = path.split(".", 2)[2].partition(".")
         kind, severity = FRAMEWORK_FIELDS.get(fieldname, ("framework.setting", WARN))
         return finding(path, kind, severity, a, b, f"{framework} {fieldname} {arrow(a, b)}")
+    if path == "cpu.numpy_simd.found":
+        return _simd_found(ctx, a, b)
     rule, captures = rule_for(path)
     severity = rule.severity(plain(a), plain(b)) if callable(rule.severity) else rule.severity
     what = rule.what.format(*captures) if captures else rule.what
@@ -74,19 +79,42 @@ def _classify(ctx: Context, path: str, a: Any, b: Any) -> Finding:
     title = f"{what} {arrow(a, b, rule.none)}"
     if a is ABSENT or b is ABSENT:
         title = f"{what}: only in {ctx.side(b is ABSENT)}" + present_detail(a if b is ABSENT else b)
-    elif path in ("cpu.flags", "cpu.numpy_simd.found", "cpu.numpy_simd.not_found"):
+    elif path in ("cpu.flags", "cpu.numpy_simd.not_found"):
         title = f"{what}: {_set_change(a, b)}"
     elif path in VERSIONED and isinstance(a, str) and isinstance(b, str) and version_change(a, b) != "unparsed":
         title += f" ({version_change(a, b)})"
     elif path in ("locale_time.tz_env", "locale_time.local_zone") and same_zone(ctx):
         identity = False
         title += f" (both resolve to {show(zone_of(ctx.a))})"
+    elif path in ("locale_time.tzdata_system", "locale_time.tzdata_package") and same_tzdata(ctx):
+        identity = False  # not the database either side reads
+        title += f" (not used: both sides read the {effective_tzdata(ctx.a)} tz database)"
+    elif path in ("locale_time.tzdata_system", "locale_time.tzdata_package"):
+        title = f"tz database read {effective_tzdata(ctx.a) or 'none'} → {effective_tzdata(ctx.b) or 'none'}"
     if not identity:
         severity = INFO
     return finding(path, rule.kind, severity, a, b, title, identity=identity)
 
 
-def _set_change(a: Any, b: Any) -> str:
+def _simd_found(ctx: Context, a: Any, b: Any) -> Finding:
+    """Returns the numpy SIMD finding: critical when dispatch uses other CPU features, info when only names differ."""
+    simd_a, simd_b = _simd(ctx.a), _simd(ctx.b)
+    used_a, used_b = usable_features(simd_a, simd_b), usable_features(simd_b, simd_a)
+    path = "cpu.numpy_simd.found"
+    if used_a == used_b:
+        title = f"numpy SIMD targets named differently ({arrow(a, b)}); the same {len(used_a)} CPU features are used"
+        return finding(path, "cpu.numpy_simd", INFO, a, b, title, identity=False)
+    title = f"numpy SIMD dispatch uses other CPU features: {_set_change(sorted(used_a), sorted(used_b), what='')}"
+    return finding(path, "cpu.numpy_simd", CRIT, a, b, title)
+
+
+def _simd(fp: Fingerprint) -> dict[str, Any]:
+    cpu = fp.cpu
+    simd = None if isinstance(cpu, Unavailable) else cpu.numpy_simd
+    return {} if simd is None or isinstance(simd, Unavailable) else dict(plain(simd))
+
+
+def _set_change(a: Any, b: Any, what: str | None = None) -> str:
     sa = set(a) if isinstance(a, (tuple, list)) else set()
     sb = set(b) if isinstance(b, (tuple, list)) else set()
     parts = []
@@ -94,6 +122,8 @@ def _set_change(a: Any, b: Any) -> str:
         parts.append("lost " + " ".join(sorted(sa - sb)))
     if sb - sa:
         parts.append("gained " + " ".join(sorted(sb - sa)))
+    if what == "":
+        return "; ".join(parts)
     return f"{arrow(a, b)} ({'; '.join(parts)})" if parts else arrow(a, b)
 
 
