@@ -139,3 +139,18 @@ def test_check_measures_packages_when_sitecustomize_appends_a_path(
     doc = json.loads(proc.stdout)
     refused = {d["path"] for d in doc["decisions"] if d["outcome"] == "violation"}
     assert "packages.numpy.version" in refused and "packages" not in refused
+
+
+def test_one_path_is_recorded_the_same_whatever_home_is(tmp_path: Path) -> None:
+    """Issue 13: one absolute path read '~/…' on one side and '/home/…' on the other when HOME differed."""
+    path = "/home/alice/.terraformrc"
+    outs = []
+    for home in ("/home/alice", "/root"):
+        proc = run_envprint(
+            ["capture", "-q", "--no-probes", "-o", str(tmp_path / "x.fp")],
+            env=host_env(HOME=home, NCCL_DEBUG_FILE=path, CUDA_CACHE_PATH=path),
+        )
+        assert proc.returncode == 0, proc.stderr
+        shown = json.loads(run_envprint(["show", "-f", "json", str(tmp_path / "x.fp")]).stdout)
+        outs.append(shown["fingerprint"]["env"]["CUDA_CACHE_PATH"])
+    assert outs[0] == outs[1] == "/home/~/.terraformrc"
