@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from envprint._base import UNAVAILABLE_KEY, is_unavailable
 from envprint._version import __version__
+from envprint.artifact import DEFAULT_IGNORED, DEFAULT_SHARD_SIZE
 from envprint.artifact import manifest as build_manifest
 from envprint.collect import COLLECTORS, Inputs
 from envprint.errors import CaptureError, UsageError
@@ -47,6 +48,8 @@ def capture(
     capture_mode: str = "in-process",
     policy: Any = None,
     artifact_progress: Callable[[int, int], None] | None = None,
+    artifact_shard_size: int = DEFAULT_SHARD_SIZE,
+    artifact_ignore: Iterable[str] = DEFAULT_IGNORED,
     usage: bool | None = None,
 ) -> Fingerprint:
     """Returns the fingerprint of the environment of the calling process.
@@ -58,7 +61,10 @@ def capture(
     could not be measured raises `CaptureError` instead of being recorded as Unavailable.
     `policy` (a preset name, a TOML file, or a `Policy`) is embedded in the fingerprint as the policy
     serving must satisfy; signed with the rest, a serving-side policy can only tighten it.
-    `artifact_progress(done, total)` is called as the artifact's bytes are hashed.
+    `artifact_progress(done, total)` is called as the artifact's bytes are hashed. `artifact` may be
+    a reference (``hf://ORG/NAME[@REV]``); files over `artifact_shard_size` bytes get per-shard digests
+    (0: none), and `artifact_ignore` is the signed list of files tools add beside a model (see
+    `envprint.artifact.manifest`).
     `nvml` replaces the pynvml module (tests; see `envprint.testing.FakeNVML`).
     `usage` records which distributions this process imported or depends on (`Package.used`), so a
     diff can tell a package training never used from one that shaped the model; by default it is
@@ -95,7 +101,9 @@ def capture(
     manifest = None
     if artifact is not None:
         start = time.perf_counter()
-        manifest = build_manifest(artifact, progress=artifact_progress)
+        manifest = build_manifest(
+            artifact, progress=artifact_progress, shard_size=artifact_shard_size, ignore=artifact_ignore
+        )
         timings["artifact"] = time.perf_counter() - start
     meta = Meta(
         schema_version=SCHEMA_VERSION,

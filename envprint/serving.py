@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from envprint.artifact import check_binding, find_fingerprint
+from envprint.artifact import check_binding, locate
 from envprint.capturing import capture
 from envprint.codec import authenticate, decode_fingerprint
 from envprint.diffing import diff
@@ -108,6 +108,8 @@ def guard(
     on_mismatch: Literal["raise", "warn"] = "raise",
     probes: bool = True,
     verify_artifact: bool = True,
+    fingerprint: str | os.PathLike[str] | None = None,
+    digest_cache: str | os.PathLike[str] | None = None,
     nvml: Any = None,
 ) -> GuardResult:
     """Returns the result of checking this process's environment against the model's fingerprint.
@@ -120,21 +122,27 @@ def guard(
     ``on_mismatch="warn"`` or ENVPRINT_GUARD=warn; `SignatureError` when no trusted key verifies the
     fingerprint (or it is unsigned and the policy does not allow unsigned); `ArtifactMismatchError`
     when the model files differ from the signed manifest; `UsageError` / `FingerprintFormatError`
-    when the fingerprint is missing or unreadable. `nvml` replaces pynvml (tests).
+    when the fingerprint is missing or unreadable. `artifact_or_fp` may be a reference
+    (``hf://ORG/NAME[@REV]``, resolved offline); `fingerprint` names the .fp file when it is not at
+    the model's default place. `digest_cache` (default ``$ENVPRINT_DIGEST_CACHE``) skips re-hashing
+    model files verified before (docs/signing.md). `nvml` replaces pynvml (tests).
     """
     if on_mismatch not in ("raise", "warn"):
         raise UsageError(f"on_mismatch must be 'raise' or 'warn', not {on_mismatch!r}")
     start = time.perf_counter()
     local = resolve_policy(policy) if policy is not None else None
     allow_unsigned = local is not None and local.allow_unsigned
-    fp_path = find_fingerprint(artifact_or_fp)
+    located = locate(artifact_or_fp, fingerprint=fingerprint)  # a model, its .fp, or a reference
+    fp_path = located.fingerprint
     envelope = read_envelope(fp_path)
     trust, keyids = authenticate(
         envelope, trusted_keys, allow_unsigned=allow_unsigned, keys_required=not allow_unsigned, source=str(fp_path)
     )
     train = decode_fingerprint(envelope, source=str(fp_path))
-    named = Path(artifact_or_fp) if Path(artifact_or_fp) != fp_path else None
-    artifact_path = check_binding(train.artifact, fp_path, named) if verify_artifact else None
+    artifact_path = None
+    if verify_artifact:
+        checked = check_binding(train.artifact, fp_path, located.artifact, digest_cache=digest_cache)
+        artifact_path = checked.path if checked is not None else None
 
     live = compare_live(
         train, reference=f"{fp_path} ({trust.label})", reference_trust=trust, local=local, probes=probes, nvml=nvml

@@ -5,13 +5,17 @@
   regular file, sorted bytewise by POSIX path relative to the root. Names are bound (a rename changes
   the digest) and empty files are included; symlinks and special files are refused, and envprint's
   own files at the root (``*.fp`` and their temporary files) are excluded, as `excluded` records.
+* A Hugging Face Hub cache snapshot is a directory whose symlinks into its repository's ``blobs/``
+  are followed (`hub`); ``hf://ORG/NAME[@REV]`` names one, resolved offline (`refs`).
+* Files that tools add beside a model (MLflow's ``registered_model_meta``, model-signing's
+  ``model.sig``) are left unread where the manifest's signed ignore list names them exactly.
+* Files larger than the shard size also carry per-shard sha256 digests (`shards`), so that one large
+  file is verified on every core.
 
-The package is cut in three: `tree` (scan, validate, digest: `manifest`), `hashing` (parallel
-streaming sha256) and `verify` (file-by-file differences, and `check_binding`, the one binding rule).
-
-Hashing is parallel across files only (threads; hashlib releases the GIL): sha256 is sequential, so
-a single large file is hashed by one core at the speed of `hashlib`. Files are read with a reusable
-4 MiB buffer per thread; small files take one read each and are handed to the pool in batches.
+The package is cut by concern: `changes` (the report), `hashing` (parallel streaming sha256 of files
+and byte ranges), `tree` (scan, validate, digest), `shards`, `hub`, `places` (where fingerprints go),
+`refs` (references), `build` (`manifest`), `cache` (the opt-in verified-digest cache) and `verify`
+(file-by-file differences, and `check_binding`, the one binding rule).
 
 Paths of a manifest are validated (relative, normalised, no ``..``, no control characters or
 backslashes) before anything is read from disk, even though the manifest is signed.
@@ -19,37 +23,52 @@ backslashes) before anything is read from disk, even though the manifest is sign
 
 from __future__ import annotations
 
+from envprint.artifact.build import manifest
+from envprint.artifact.cache import CACHE_ENV, DigestCache
+from envprint.artifact.changes import ChangeKind, FileChange, format_changes
 from envprint.artifact.hashing import ProgressCallback, default_workers
+from envprint.artifact.hub import HubSnapshot, parse_reference, snapshot_of
+from envprint.artifact.places import artifact_for_fingerprint, default_fp_path, find_fingerprint
+from envprint.artifact.refs import (
+    Located,
+    ResolvedArtifact,
+    Scheme,
+    fp_destination,
+    is_reference,
+    locate,
+    register,
+    resolve,
+)
+from envprint.artifact.shards import DEFAULT_SHARD_SIZE, MIN_SHARD_SIZE, parse_size
 from envprint.artifact.tree import (
     ALLOWED_EXCLUDES,
     DEFAULT_EXCLUDES,
+    DEFAULT_IGNORED,
     FINGERPRINT_NAME,
     HASH_ALGORITHM,
-    ChangeKind,
-    FileChange,
     directory_digest,
-    format_changes,
-    manifest,
     validate_manifest,
 )
-from envprint.artifact.verify import (
-    Verification,
-    artifact_for_fingerprint,
-    check_binding,
-    default_fp_path,
-    find_fingerprint,
-    verify,
-    verify_file,
-)
+from envprint.artifact.verify import ArtifactCheck, Verification, check_binding, verify, verify_file
 
 __all__ = [
     "ALLOWED_EXCLUDES",
+    "CACHE_ENV",
     "DEFAULT_EXCLUDES",
+    "DEFAULT_IGNORED",
+    "DEFAULT_SHARD_SIZE",
     "FINGERPRINT_NAME",
     "HASH_ALGORITHM",
+    "MIN_SHARD_SIZE",
+    "ArtifactCheck",
     "ChangeKind",
+    "DigestCache",
     "FileChange",
+    "HubSnapshot",
+    "Located",
     "ProgressCallback",
+    "ResolvedArtifact",
+    "Scheme",
     "Verification",
     "artifact_for_fingerprint",
     "check_binding",
@@ -58,7 +77,15 @@ __all__ = [
     "directory_digest",
     "find_fingerprint",
     "format_changes",
+    "fp_destination",
+    "is_reference",
+    "locate",
     "manifest",
+    "parse_reference",
+    "parse_size",
+    "register",
+    "resolve",
+    "snapshot_of",
     "validate_manifest",
     "verify",
     "verify_file",

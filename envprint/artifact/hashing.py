@@ -1,4 +1,11 @@
-"""Parallel streaming sha256 of model files: threads across files, a reusable buffer per thread."""
+"""Parallel streaming sha256 of model files: threads across files and across byte ranges of one file.
+
+The unit of work is a `Piece`: a whole file (its sha256, read to its end, as `sha256sum` does) or a
+byte range of a file (one shard). sha256 is sequential, so one file is one core's work unless it is
+cut in shards; shards are independent, so a large file's shards keep every core busy. Each thread
+reads with one reusable 4 MiB buffer (positional reads for ranges): memory stays bounded whatever
+the file size.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +15,15 @@ import stat
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from envprint.errors import UsageError
 
-if TYPE_CHECKING:
-    pass
-
-
 #: progress(bytes_hashed_so_far, bytes_total); called from worker threads
 ProgressCallback = Callable[[int, int], None]
+
+#: `Piece.length` of a whole file: read to its end, whatever its size now
+WHOLE = -1
 
 _READ_SIZE = 4 * 1024 * 1024
 # small files go to the pool in batches so per-task overhead stays far below the per-file budget
@@ -30,9 +36,21 @@ _BYTES_PER_WORKER = 32 * 1024 * 1024
 
 class Entry(NamedTuple):  # a tuple: cheaper to build than a dataclass, per file of a big tree
     path: str  # relative POSIX path
-    abspath: str
+    abspath: str  # what is opened: the file itself, or the Hub cache blob a snapshot link resolves to
     size: int
+    link: str | None = None  # the Hub cache symlink's target text, when `abspath` is its blob
 
+
+class Piece(NamedTuple):
+    """What one hashing task reads: entry `entry`, `length` bytes from `offset` (or the whole file)."""
+
+    entry: int
+    offset: int = 0
+    length: int = WHOLE
+
+
+#: a piece's result: (sha256 hex, bytes read), or why the file could not be read
+Result = tuple[str, int] | str
 
 _local = threading.local()
 
@@ -60,7 +78,7 @@ class _Progress:
             self.callback(self.done, self.total)
 
 
-def _hash_one(abspath: str, size: int, progress: _Progress | None) -> tuple[str, int] | str:
+def _hash_whole(abspath: str, size: int, progress: _Progress | None) -> Result:
     """Returns (sha256 hex, bytes read) of a regular file of `size` bytes (as listed), or why it cannot be read."""
     try:
         # O_NOFOLLOW: a symlink swapped in after the scan fails here; O_NONBLOCK: so does a FIFO
@@ -101,14 +119,49 @@ def _hash_one(abspath: str, size: int, progress: _Progress | None) -> tuple[str,
         os.close(fd)
 
 
-def _batches(entries: Sequence[Entry]) -> list[list[int]]:
-    """Returns indices of `entries` grouped into pool tasks, largest first (for load balance)."""
-    order = sorted(range(len(entries)), key=lambda i: -entries[i].size)
+def _hash_range(abspath: str, offset: int, length: int, progress: _Progress | None) -> Result:
+    """Returns (sha256 hex, bytes read) of `length` bytes from `offset`; fewer bytes read means the file ends early."""
+    try:
+        fd = os.open(abspath, _OPEN_FLAGS)
+    except OSError as e:
+        return e.strerror or str(e)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return f"is a {special_kind(st.st_mode)}, not a regular file"
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(fd, offset, length, os.POSIX_FADV_SEQUENTIAL)
+        h = hashlib.sha256()
+        buf, view = _buffer()
+        done = 0
+        while done < length:
+            want = min(len(buf), length - done)
+            n = os.preadv(fd, [view[:want]], offset + done)
+            if not n:
+                break
+            h.update(view[:n])
+            done += n
+            if progress is not None:
+                progress.add(n)
+        return h.hexdigest(), done
+    except OSError as e:
+        return e.strerror or str(e)
+    finally:
+        os.close(fd)
+
+
+def _sizes(entries: Sequence[Entry], pieces: Sequence[Piece]) -> list[int]:
+    return [entries[p.entry].size if p.length == WHOLE else p.length for p in pieces]
+
+
+def _batches(sizes: Sequence[int]) -> list[list[int]]:
+    """Returns indices of `sizes` grouped into pool tasks, largest first (for load balance)."""
+    order = sorted(range(len(sizes)), key=lambda i: -sizes[i])
     batches: list[list[int]] = []
     current: list[int] = []
     current_bytes = 0
     for i in order:
-        size = entries[i].size
+        size = sizes[i]
         if size >= _BATCH_BYTES:
             batches.append([i])
             continue
@@ -130,22 +183,27 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def hash_entries(
-    entries: Sequence[Entry], workers: int | None, progress: ProgressCallback | None
-) -> list[tuple[str, int] | str]:
-    """Returns, per entry, (sha256, size) or why it could not be read; hashes in parallel across files."""
-    results: list[tuple[str, int] | str] = [""] * len(entries)
-    counter = _Progress(sum(e.size for e in entries), progress) if progress is not None else None
+def hash_pieces(
+    entries: Sequence[Entry], pieces: Sequence[Piece], workers: int | None, progress: ProgressCallback | None
+) -> list[Result]:
+    """Returns, per piece, (sha256, bytes read) or why it could not be read; pieces are hashed in parallel."""
+    if workers is not None and workers < 1:
+        raise UsageError(f"workers must be at least 1, got {workers}")
+    sizes = _sizes(entries, pieces)
+    results: list[Result] = [""] * len(pieces)
+    counter = _Progress(sum(sizes), progress) if progress is not None else None
 
     def run(batch: list[int]) -> None:
         for i in batch:
-            e = entries[i]
-            results[i] = _hash_one(e.abspath, e.size, counter)
+            p = pieces[i]
+            e = entries[p.entry]
+            if p.length == WHOLE:
+                results[i] = _hash_whole(e.abspath, e.size, counter)
+            else:
+                results[i] = _hash_range(e.abspath, p.offset, p.length, counter)
 
-    if workers is not None and workers < 1:
-        raise UsageError(f"workers must be at least 1, got {workers}")
-    batches = _batches(entries)
-    volume = sum(e.size for e in entries) // _BYTES_PER_WORKER + 1
+    batches = _batches(sizes)
+    volume = sum(sizes) // _BYTES_PER_WORKER + 1
     n = min(workers if workers is not None else default_workers(), len(batches), volume)
     if n <= 1:  # also when there is nothing to hash
         try:
@@ -165,7 +223,13 @@ def hash_entries(
     return results
 
 
+def hash_entries(entries: Sequence[Entry], workers: int | None, progress: ProgressCallback | None) -> list[Result]:
+    """Returns, per entry, (sha256, size) of the whole file or why it could not be read; parallel across files."""
+    return hash_pieces(entries, [Piece(i) for i in range(len(entries))], workers, progress)
+
+
 def special_kind(mode: int) -> str:
+    """Returns the name of a non-regular file type ("FIFO", "socket", ...)."""
     for test, name in (
         (stat.S_ISFIFO, "FIFO"),
         (stat.S_ISSOCK, "socket"),

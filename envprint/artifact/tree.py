@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import enum
 import fnmatch
 import hashlib
 import os
 import re
-import stat
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import NamedTuple
 
-from envprint.artifact.hashing import Entry, ProgressCallback, hash_entries, special_kind
+from envprint.artifact import shards
+from envprint.artifact.changes import REPORT_LIMIT, ChangeKind, FileChange, format_changes
+from envprint.artifact.hashing import Entry, special_kind
+from envprint.artifact.hub import LinkResolver
 from envprint.errors import ArtifactMismatchError, UsageError
 from envprint.model import ArtifactFile, ArtifactManifest
-
-if TYPE_CHECKING:
-    pass
-
 
 HASH_ALGORITHM = "sha256"
 #: the fingerprint's name inside a model directory
@@ -28,11 +24,14 @@ FINGERPRINT_NAME = "envprint.fp"
 DEFAULT_EXCLUDES: tuple[str, ...] = ("*.fp", ".*.fp.*.tmp")
 #: the exclusions a verifier honours when a (signed) manifest lists them; anything else is refused
 ALLOWED_EXCLUDES = frozenset(DEFAULT_EXCLUDES)
+#: files that tools add beside a model after it is saved, ignored by new manifests unless told otherwise:
+#: MLflow's model registry writes registered_model_meta on download; model-signing writes model.sig
+DEFAULT_IGNORED: tuple[str, ...] = ("registered_model_meta", "model.sig")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _BAD_CHAR = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
-def _path_problem(path: object) -> str | None:
+def path_problem(path: object) -> str | None:
     """Returns why `path` is not a safe manifest path (POSIX, relative, normalised), or None."""
     if not isinstance(path, str):
         return "is not text"
@@ -67,12 +66,13 @@ def validate_manifest(m: ArtifactManifest) -> None:
     """Checks a manifest before anything is read: raises `ArtifactMismatchError` (kind INVALID) if unsafe.
 
     Refuses an unknown hash algorithm or exclusion, unsafe or duplicate paths, malformed sizes or
-    digests, and a digest that does not follow from the entries.
+    digests, a digest that does not follow from the entries, ignored paths that are unsafe or also
+    listed, and shards that do not cover their file exactly (overlap, gap, other length).
     """
     problems: list[FileChange] = []
 
-    def bad(path: str, detail: str) -> None:
-        problems.append(FileChange(ChangeKind.INVALID, path, detail=detail))
+    def bad(path: str, detail: str, byte_range: tuple[int, int] | None = None) -> None:
+        problems.append(FileChange(ChangeKind.INVALID, path, detail=detail, byte_range=byte_range))
 
     if m.hash_algorithm != HASH_ALGORITHM:
         bad("", f"hash algorithm {m.hash_algorithm!r} is not supported (only {HASH_ALGORITHM})")
@@ -83,19 +83,20 @@ def validate_manifest(m: ArtifactManifest) -> None:
             bad(pattern, "exclusion not allowed (envprint only leaves out its own *.fp files)")
     if not _HEX64.fullmatch(m.digest):
         bad("", "digest is not 64 lowercase hex digits")
-    seen: set[str] = set()
+    sizes: dict[str, int] = {}
     for f in m.files:
-        problem = _path_problem(f.path)
+        problem = path_problem(f.path)
         if problem is not None:
             bad(repr(f.path), f"path {problem}")
             continue
-        if f.path in seen:
+        if f.path in sizes:
             bad(f.path, "listed twice")
-        seen.add(f.path)
+        sizes[f.path] = f.size
         if f.size < 0:
             bad(f.path, f"size {f.size} is negative")
         if not _HEX64.fullmatch(f.sha256):
             bad(f.path, "sha256 is not 64 lowercase hex digits")
+    problems.extend(_additions_problems(m, sizes))
     if not problems:
         if m.kind == "file":
             if len(m.files) != 1 or "/" in m.files[0].path or m.files[0].sha256 != m.digest:
@@ -109,6 +110,43 @@ def validate_manifest(m: ArtifactManifest) -> None:
             changes=tuple(problems),
             hint="do not deploy this model: its fingerprint was not written by envprint's capture",
         )
+
+
+def _additions_problems(m: ArtifactManifest, sizes: dict[str, int]) -> list[FileChange]:
+    """Returns the problems of a manifest's ignore list, shards and Hub cache links (fields added after 0.1)."""
+    problems: list[FileChange] = []
+
+    def bad(path: str, detail: str, byte_range: tuple[int, int] | None = None) -> None:
+        problems.append(FileChange(ChangeKind.INVALID, path, detail=detail, byte_range=byte_range))
+
+    seen: set[str] = set()
+    for path in m.ignored:
+        problem = path_problem(path)
+        if problem is not None:
+            bad(repr(path), f"ignored path {problem}")
+        elif path in seen:
+            bad(path, "ignored twice")
+        elif path in sizes:
+            bad(path, "both listed and ignored")
+        elif m.kind == "file":
+            bad(path, "a single-file manifest cannot ignore files")
+        seen.add(path)
+    if m.shards and m.shard_size < shards.MIN_SHARD_SIZE:
+        bad("", f"shard size {m.shard_size} is below the minimum {shards.MIN_SHARD_SIZE} bytes")
+    for path, pieces in m.shards.items():
+        if path not in sizes:
+            bad(repr(path), "shards of a file the manifest does not list")
+            continue
+        for detail, byte_range in shards.layout_problems(sizes[path], pieces, m.shard_size):
+            bad(path, detail, byte_range)
+    for path, target in m.links.items():
+        if path not in sizes:
+            bad(repr(path), "a link of a file the manifest does not list")
+        elif _BAD_CHAR.search(target) is not None:
+            bad(path, "link target contains a control character or backslash")
+    if m.source is not None and _BAD_CHAR.search(m.source) is not None:
+        bad("", "source contains a control character or backslash")
+    return problems
 
 
 def _excluded(name: str) -> bool:
@@ -128,10 +166,23 @@ def _name_problem(name: str) -> str | None:
     return None
 
 
-def scan(root: str) -> tuple[list[Entry], list[FileChange]]:
-    """Returns the regular files under `root` (excluding envprint's own) and what cannot be bound."""
+class Scan(NamedTuple):
+    """What a directory holds, as far as a manifest is concerned."""
+
+    files: list[Entry]  # the regular files to bind or check, sorted by path
+    bad: list[FileChange]  # what cannot be bound: symlinks (but followed Hub cache links), special files, bad names
+    ignored: list[tuple[str, int]]  # (path, size) of the entries the ignore list names, never read
+
+
+def scan(root: str, *, ignored: Collection[str] = (), links: LinkResolver | None = None) -> Scan:
+    """Returns the files under `root` (excluding envprint's own and the `ignored` paths) and what cannot be bound.
+
+    With `links` (a Hub cache snapshot), a symlink resolving to a blob of the same repository is
+    listed as the blob, under the link's path; any other symlink is refused.
+    """
     files: list[Entry] = []
     bad: list[FileChange] = []
+    skipped: list[tuple[str, int]] = []
     stack = [("", root)]
     while stack:
         prefix, abs_dir = stack.pop()
@@ -144,6 +195,10 @@ def scan(root: str) -> tuple[list[Entry], list[FileChange]]:
             name = entry.name
             rel = prefix + name
             try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                if not is_dir and rel in ignored:  # a directory is never ignored whole: its files are listed
+                    skipped.append((rel, entry.stat(follow_symlinks=False).st_size))
+                    continue
                 # the common case first: this loop runs once per file of the model
                 if entry.is_file(follow_symlinks=False):
                     if not prefix and _excluded(name):
@@ -153,14 +208,14 @@ def scan(root: str) -> tuple[list[Entry], list[FileChange]]:
                         files.append(Entry(rel, entry.path, entry.stat(follow_symlinks=False).st_size))
                     else:
                         bad.append(FileChange(ChangeKind.UNSUPPORTED, repr(rel), detail=f"name {problem}"))
-                elif entry.is_dir(follow_symlinks=False):
+                elif is_dir:
                     problem = _name_problem(name)
                     if problem is None:
                         stack.append((rel + "/", entry.path))
                     else:
                         bad.append(FileChange(ChangeKind.UNSUPPORTED, repr(rel), detail=f"name {problem}"))
                 elif entry.is_symlink():
-                    bad.append(FileChange(ChangeKind.UNSUPPORTED, rel, detail=f"symlink to {os.readlink(entry.path)}"))
+                    _link(entry.path, rel, name, prefix, links, files, bad)
                 else:
                     kind = special_kind(entry.stat(follow_symlinks=False).st_mode)
                     bad.append(FileChange(ChangeKind.UNSUPPORTED, rel, detail=kind))
@@ -168,10 +223,39 @@ def scan(root: str) -> tuple[list[Entry], list[FileChange]]:
                 bad.append(FileChange(ChangeKind.UNREADABLE, rel, detail=err.strerror or str(err)))
     files.sort(key=lambda f: f.path)
     bad.sort(key=lambda c: c.path)
-    return files, bad
+    skipped.sort()
+    return Scan(files, bad, skipped)
+
+
+def _link(
+    abspath: str,
+    rel: str,
+    name: str,
+    prefix: str,
+    links: LinkResolver | None,
+    files: list[Entry],
+    bad: list[FileChange],
+) -> None:
+    """Lists a symlink found by `scan`: as its blob when it is a Hub cache link, else as unsupported."""
+    if links is None:
+        bad.append(FileChange(ChangeKind.UNSUPPORTED, rel, detail=f"symlink to {os.readlink(abspath)}"))
+        return
+    if not prefix and _excluded(name):  # a fingerprint uploaded with the model comes back as a link
+        return
+    problem = _name_problem(name)
+    if problem is not None:
+        bad.append(FileChange(ChangeKind.UNSUPPORTED, repr(rel), detail=f"name {problem}"))
+        return
+    resolved = links.resolve(abspath)
+    if isinstance(resolved, str):
+        bad.append(FileChange(ChangeKind.UNSUPPORTED, rel, detail=resolved))
+    else:
+        blob, target, size = resolved
+        files.append(Entry(rel, blob, size, target))
 
 
 def stat_root(path: Path) -> os.stat_result:
+    """Returns the stat of an artifact's root (following a symlink the user named); `UsageError` when missing."""
     try:
         return os.stat(path)  # the root itself may be a symlink the user named
     except FileNotFoundError:
@@ -181,86 +265,5 @@ def stat_root(path: Path) -> os.stat_result:
 
 
 def root_name(path: Path) -> str:
+    """Returns the name a manifest records for the artifact at `path`."""
     return os.path.basename(os.path.abspath(path))
-
-
-def manifest(
-    path: str | os.PathLike[str], *, workers: int | None = None, progress: ProgressCallback | None = None
-) -> ArtifactManifest:
-    """Returns the digest manifest of the model file or directory at `path`.
-
-    A file's digest is its sha256; a directory's is `directory_digest` of every regular file under
-    it. Raises `UsageError` when the path is missing or the directory holds a symlink, a special
-    file, an unrepresentable name or nothing at all. `workers` threads hash files in parallel
-    (default: the CPUs available); `progress(done, total)` is called as bytes are hashed.
-    """
-    root = Path(path)
-    st = stat_root(root)
-    name = root_name(root)
-    excluded: tuple[str, ...] = ()
-    if stat.S_ISREG(st.st_mode):
-        problem = _path_problem(name)
-        if problem is not None:
-            raise UsageError(f"{root}: the file name {problem}; rename the file to bind it")
-        entries = [Entry(name, str(root), st.st_size)]
-        kind = "file"
-    elif stat.S_ISDIR(st.st_mode):
-        entries, bad = scan(str(root))
-        if bad:
-            raise UsageError(
-                f"{root}: cannot bind a model directory holding files envprint cannot represent:\n"
-                + format_changes(bad, limit=REPORT_LIMIT),
-                hint="replace symlinks by the files they point to and remove special files, then capture again",
-            )
-        if not entries:
-            raise UsageError(f"{root}: the directory holds no files to bind")
-        kind, excluded = "directory", DEFAULT_EXCLUDES
-    else:
-        raise UsageError(f"{root}: is a {special_kind(st.st_mode)}, not a model file or directory")
-    files = []
-    for e, result in zip(entries, hash_entries(entries, workers, progress), strict=True):
-        if isinstance(result, str):
-            raise UsageError(f"{e.abspath}: cannot read ({result})")
-        files.append(ArtifactFile(e.path, result[1], result[0]))
-    digest = files[0].sha256 if kind == "file" else directory_digest(files)
-    return ArtifactManifest(name, kind, digest, tuple(files), HASH_ALGORITHM, excluded)
-
-
-REPORT_LIMIT = 20
-
-
-class ChangeKind(str, enum.Enum):
-    """What differs between a manifest and the files on disk."""
-
-    CHANGED = "changed"  # same path, different content
-    ADDED = "added"  # on disk, not in the manifest
-    MISSING = "missing"  # in the manifest, not on disk
-    RENAMED = "renamed"  # a missing file found again, same size and sha256, under another path
-    UNSUPPORTED = "unsupported"  # a symlink, FIFO, socket, device or unrepresentable name on disk
-    UNREADABLE = "unreadable"  # a file that could not be read
-    INVALID = "invalid"  # an unsafe or inconsistent manifest entry (nothing was read)
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """One line of an artifact verification report."""
-
-    kind: ChangeKind
-    path: str  # the path on disk now; for MISSING and INVALID the manifest's path
-    old_path: str | None = None  # RENAMED: the path the manifest has
-    detail: str = ""
-
-    def __str__(self) -> str:
-        text = f"{self.kind.value:<11} {self.path}"
-        if self.old_path is not None:
-            text += f" (was {self.old_path})"
-        return f"{text}: {self.detail}" if self.detail else text
-
-
-def format_changes(changes: Sequence[FileChange], *, limit: int | None = None) -> str:
-    """Returns the report as indented lines, the first `limit` of them (all when None)."""
-    shown = changes if limit is None else changes[:limit]
-    lines = [f"  {c}" for c in shown]
-    if len(shown) < len(changes):
-        lines.append(f"  … and {len(changes) - len(shown)} more")
-    return "\n".join(lines)

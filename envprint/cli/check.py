@@ -17,7 +17,24 @@ from envprint.serving import guard
 
 @app.command()
 def check(
-    artifact_or_fp: Annotated[Path, typer.Argument(help="Model directory or file (or its .fp) to check.")],
+    artifact_or_fp: Annotated[
+        str,
+        typer.Argument(help="Model directory or file (or its .fp), Hub cache snapshot or hf://ORG/NAME[@REV]."),
+    ],
+    fingerprint: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="ENVPRINT_FINGERPRINT",
+            help="The model's fingerprint, when it is not in its default place (e.g. captured with -o).",
+        ),
+    ] = None,
+    digest_cache: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="ENVPRINT_DIGEST_CACHE",
+            help="Directory (yours alone) caching digests verified before: unchanged model files are not re-read.",
+        ),
+    ] = None,
     key: Annotated[
         list[Path] | None,
         typer.Option("--key", envvar="ENVPRINT_TRUSTED_KEYS", help="Trusted public key or keyring (repeatable)."),
@@ -54,6 +71,8 @@ def check(
             trusted_keys=key_paths(key),
             probes=not no_probes,
             verify_artifact=not no_verify_artifact,
+            fingerprint=fingerprint,
+            digest_cache=digest_cache,
         )
         status = 0
     except EnvironmentMismatch as e:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from envprint import parity
-from envprint.artifact import default_fp_path
+from envprint.artifact import DEFAULT_IGNORED, fp_destination, parse_size
 from envprint.capturing import capture as run_capture
 from envprint.cli._app import FormatOption, TextOrJson, app, key_paths, parse_tags, probe_groups, stderr, stdout
 from envprint.codec import read
@@ -54,9 +54,33 @@ def capture(
         bool, typer.Option("--xla", envvar="ENVPRINT_XLA", help="Also run the (slow) TensorFlow XLA probe.")
     ] = False,
     artifact: Annotated[
-        Path | None,
-        typer.Option(envvar="ENVPRINT_ARTIFACT", help="Bind the fingerprint to this model file or directory."),
+        str | None,
+        typer.Option(
+            envvar="ENVPRINT_ARTIFACT",
+            help="Bind the fingerprint to this model file or directory, a Hub cache snapshot, or hf://ORG/NAME[@REV].",
+        ),
     ] = None,
+    shard_size: Annotated[
+        str,
+        typer.Option(
+            envvar="ENVPRINT_SHARD_SIZE",
+            help="Also record per-shard digests of files larger than this (e.g. 64M; 0: none), so that "
+            "verification hashes one large file on every core.",
+        ),
+    ] = "64M",
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ignore",
+            envvar="ENVPRINT_IGNORE",
+            help="A file's exact path in the model directory that tools add later, left unchecked (repeatable; "
+            f"added to the defaults: {', '.join(DEFAULT_IGNORED)}).",
+        ),
+    ] = None,
+    no_default_ignores: Annotated[
+        bool,
+        typer.Option("--no-default-ignores", envvar="ENVPRINT_NO_DEFAULT_IGNORES", help="Ignore only --ignore paths."),
+    ] = False,
     key: Annotated[
         Path | None,
         typer.Option(envvar="ENVPRINT_KEY", help="Sign with this Ed25519 private key (PKCS#8 PEM)."),
@@ -87,6 +111,7 @@ def capture(
     """Capture this environment into a fingerprint file."""
     if probes_from and not no_probes:
         parity.discover(probes_from)
+    destination = fp_destination(artifact, output)  # refused before hashing when inside a Hub cache
     with byte_progress(description="hashing artifact") as progress:
         fp = run_capture(
             probes=not no_probes,
@@ -101,10 +126,10 @@ def capture(
             capture_mode="subprocess",
             policy=policy,
             artifact_progress=progress,
+            artifact_shard_size=parse_size(shard_size),
+            artifact_ignore=(*(() if no_default_ignores else DEFAULT_IGNORED), *(ignore or ())),
         )
-    if output is None:
-        output = default_fp_path(artifact) if artifact is not None else Path("envprint.fp")
-    path = fp.save(output, key=str(key) if key else None)
+    path = fp.save(destination, key=str(key) if key else None)
     if not quiet:
         stderr().print(render.written_line(fp, path, signed=key is not None))
 

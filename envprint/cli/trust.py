@@ -83,7 +83,10 @@ def sign(
 
 @app.command()
 def verify(
-    file: Annotated[Path, typer.Argument(help="A fingerprint file (.fp).")],
+    file: Annotated[
+        str,
+        typer.Argument(help="A fingerprint file (.fp), or a model or hf://ORG/NAME[@REV] with its fingerprint."),
+    ],
     key: Annotated[
         list[Path],
         typer.Option(
@@ -93,10 +96,19 @@ def verify(
         ),
     ],
     artifact: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             envvar="ENVPRINT_ARTIFACT",
-            help="Model file or directory to check [default: the one the .fp sits in or beside].",
+            help="Model file or directory, Hub cache snapshot or hf://ORG/NAME[@REV] to check "
+            "[default: the one the .fp sits in or beside, or the snapshot it is named after].",
+        ),
+    ] = None,
+    digest_cache: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="ENVPRINT_DIGEST_CACHE",
+            help="Directory (yours alone) caching digests verified before, by file identity: unchanged files "
+            "are not re-read (see docs/signing.md for what it protects against).",
         ),
     ] = None,
     signature_only: Annotated[
@@ -111,7 +123,12 @@ def verify(
     """Verify a fingerprint's signature with trusted keys, then its model files; exit 3 when untrusted."""
     with byte_progress(description="verifying artifact") as progress:
         result = verify_file(
-            file, key_paths(key) or [], artifact=artifact, signature_only=signature_only, progress=progress
+            file,
+            key_paths(key) or [],
+            artifact=artifact,
+            signature_only=signature_only,
+            progress=progress,
+            digest_cache=digest_cache,
         )
     sys.stdout.write(result.summary() + "\n")
 

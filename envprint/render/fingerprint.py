@@ -28,7 +28,9 @@ def written_line(fp: Fingerprint, path: Path, *, signed: bool) -> str:
     n_probes = "?" if isinstance(fp.probes, Unavailable) else len(fp.probes)
     gpu = "unavailable" if isinstance(fp.gpu, Unavailable) else f"{len(fp.gpu.devices)} device(s)"
     trust = "signed" if signed else "UNSIGNED"
-    bound = f", bound to {fp.artifact.name} ({len(fp.artifact.files)} file(s))" if fp.artifact else ""
+    bound = ""
+    if fp.artifact is not None:  # a reference resolved at capture shows pinned: hf://org/name@<commit>
+        bound = f", bound to {fp.artifact.source or fp.artifact.name} ({len(fp.artifact.files)} file(s))"
     return f"wrote {path} ({trust}, {size / 1024:.1f} KiB): {n_pkgs} packages, {n_probes} probes, gpu {gpu}{bound}"
 
 
