@@ -139,6 +139,67 @@ def test_a_probe_failing_only_on_its_second_run_is_unstable(temporary_probe: Reg
     assert result.reason == "the second run raised RuntimeError: second time"
 
 
+def test_a_probe_that_cannot_vary_runs_once_and_one_that_can_runs_twice(temporary_probe: Register) -> None:
+    calls = {"once": 0, "twice": 0}
+
+    def counted(name: str) -> Callable[[], Raw]:
+        def run() -> Raw:
+            calls[name] += 1
+            return Raw({"x": 1.0})
+
+        return run
+
+    temporary_probe("test_once", counted("once"), repeat=False)
+    temporary_probe("test_twice", counted("twice"))
+    results = run_suite(["test"])
+    assert calls == {"once": 1, "twice": 2}
+    assert (results["test_once"].stable, results["test_once"].reason) == (True, None)
+
+
+def test_only_probes_whose_results_can_vary_in_a_process_repeat() -> None:
+    # BLAS and LAPACK (threads, MKL's alignment-dependent kernels), sorts (a randomised pivot
+    # reorders ties) and framework ops (GPU atomics) can differ between two calls of one process
+    repeating = {p.group for p in registry() if p.repeat}
+    assert repeating == {"blas", "linalg", "sort", "tensorflow", "torch"}
+    assert not any(p.repeat for p in registry() if p.group in ("text", "ufunc", "libm", "time", "hash", "rng"))
+
+
+def test_the_one_threaded_probe_runs_after_every_other(temporary_probe: Register) -> None:
+    order: list[str] = []
+
+    def tracked(name: str) -> Callable[[], Raw]:
+        def run() -> Raw:
+            order.append(name)
+            return Raw({"x": 1.0})
+
+        return run
+
+    temporary_probe("test_threaded", tracked("threaded"), threaded=True, repeat=False)
+    temporary_probe("test_plain", tracked("plain"), repeat=False)
+    run_suite(["test"])
+    assert order == ["plain", "threaded"]
+    builtin = [p for p in registry() if p.group in GROUPS and p.requires is None]
+    assert [p.name for p in builtin if p.threaded] == ["blas_threads"]
+    assert builtin[-1].name == "blas_threads"
+
+
+def test_a_probe_skipped_for_time_never_compares_as_the_same(temporary_probe: Register) -> None:
+    def slow() -> Raw:
+        time.sleep(0.02)
+        return Raw({"x": 1.0})
+
+    temporary_probe("test_slow_a", slow, heavy=True)
+    temporary_probe("test_slow_b", slow, heavy=True)
+    ran = run_suite(["test"], budget_s=600.0)["test_slow_b"]
+    skipped = run_suite(["test"], budget_s=0.0)["test_slow_b"]
+    assert (skipped.status, skipped.digest, skipped.outputs) == ("skipped", "", {})
+    assert skipped.reason is not None and skipped.reason.startswith("time budget 0 s spent")
+    for a, b in ((ran, skipped), (skipped, ran), (skipped, skipped)):
+        c = compare(a, b)
+        assert (c.identical, c.comparable) == (False, False)
+        assert c.reason is not None and "skipped" in c.reason
+
+
 def test_heavy_probes_after_the_budget_are_skipped_and_cheap_ones_still_run(temporary_probe: Register) -> None:
     def slow() -> Raw:
         time.sleep(0.02)
