@@ -13,7 +13,7 @@ import json
 import os
 
 from envprint.model import PackageOrigin
-from envprint.privacy import REDACTED, looks_secret_value, redact_path
+from envprint.privacy import looks_secret_value, redact_path, safe_value
 
 __all__ = ["read_origin"]
 
@@ -78,12 +78,14 @@ def _archive_hash(info: dict[str, object]) -> str | None:
 
 
 def _safe_url(url: str) -> str:
-    """Returns a direct_url URL fit to record: user:password stripped (git@ kept), home directories redacted."""
+    """Returns a direct_url URL fit to record: user:password stripped (git@ kept), paths redacted (privacy rules)."""
     scheme, sep, rest = url.partition("://")
+    git_user = False
     if sep:
         host, slash, path = rest.partition("/")
         user, at, hostname = host.rpartition("@")
-        if at and user != "git":
-            rest = hostname + slash + path
-        url = scheme + sep + rest
-    return REDACTED if looks_secret_value(url) else redact_path(url)
+        # the conventional "git@" of an SSH URL names no one and is needed to clone; any other user is dropped
+        git_user = bool(at) and user == "git"
+        url = scheme + sep + (hostname if at else host) + slash + path
+    url = safe_value(url) if looks_secret_value(url) else redact_path(url)
+    return url.replace("://", "://git@", 1) if git_user else url

@@ -72,6 +72,12 @@ class Probe:
     requires: str | None = None
     #: run only when asked for (run_suite(xla=True)): too slow for every capture
     opt_in: bool = False
+    #: run twice to record whether the result is stable: for results that can vary within a process
+    #: (threads, alignment-dependent kernels, randomised sorts, GPU atomics). False: one run, for a
+    #: computation on the calling thread whose bits cannot change while the process lives
+    repeat: bool = True
+    #: runs on the BLAS thread pool: the suite runs it after every other probe (docs/probes.md#contention)
+    threaded: bool = False
 
 
 _REGISTRY: dict[str, Probe] = {}
@@ -93,14 +99,16 @@ def unregister(name: str) -> Probe:
 
 
 def registry() -> tuple[Probe, ...]:
-    """Returns every registered probe in run order: by GROUPS, then other groups, each in registration order.
+    """Returns every registered probe in run order: by GROUPS, then other groups, each in registration order,
+    and the probes that use the BLAS thread pool last.
 
-    fpenv runs first on purpose: its fresh-thread check starts a thread, which is slow while
-    BLAS worker threads still spin after a product.
+    fpenv runs first and the threaded probes last on purpose: BLAS worker threads spin-wait for a
+    while after a threaded product, and on a busy machine every probe run during that spin (a thread
+    start most of all) competes with them for a core.
     """
     _load_builtins()
     rank = {group: i for i, group in enumerate(GROUPS)}
-    return tuple(sorted(_REGISTRY.values(), key=lambda p: rank.get(p.group, len(GROUPS))))
+    return tuple(sorted(_REGISTRY.values(), key=lambda p: (p.threaded, rank.get(p.group, len(GROUPS)))))
 
 
 _BUILTIN_MODULES = (
@@ -133,12 +141,14 @@ def builtin(
     version: int = 1,
     requires: str | None = None,
     opt_in: bool = False,
+    repeat: bool = True,
+    threaded: bool = False,
 ) -> Callable[[Callable[[], Raw]], Probe]:
     """Returns a decorator that registers a function as a built-in probe and replaces it by the Probe."""
     if group not in GROUPS:
         raise ValueError(f"built-in probe {name!r} has unknown group {group!r}")
 
     def wrap(fn: Callable[[], Raw]) -> Probe:
-        return register(Probe(name, group, detects, fn, heavy, version, requires, opt_in))
+        return register(Probe(name, group, detects, fn, heavy, version, requires, opt_in, repeat, threaded))
 
     return wrap

@@ -1,8 +1,12 @@
-"""BLAS probes: which kernel family, how many threads, and whether products are batch-invariant.
+"""BLAS probes: which kernel family, whether BLAS threads split a sum, whether products are batch-invariant.
 
-Sizes are chosen to cross OpenBLAS's threading thresholds (a 256³ SGEMM and a 2^15 dot product
-are split across threads, and the split changes the summation order), while staying under a
-millisecond each.
+One product, and only one, runs on the BLAS thread pool: `blas_threads`' dot product of 2^15
+float64 elements, which OpenBLAS splits across its threads above 10 000 elements, so the split
+(the configured thread count) shows in its bits. Every other product stays below OpenBLAS's
+threading thresholds (M·N·K under 2·4·65536 for a GEMM, 10 000 elements for a dot product) and
+runs on the calling thread. On a busy machine each threaded call waits for a worker thread to get
+a core (OpenBLAS workers spin with sched_yield); one threaded product, run after every other
+probe, pays that wait once per capture instead of once per probe (docs/probes.md#contention).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ __all__ = [
     "blas_gemm_f64",
     "blas_gemm_small",
     "blas_gemv",
+    "blas_threads",
     "matmul_precision",
 ]
 
@@ -73,19 +78,30 @@ def blas_fma() -> Raw:
     return Raw({"signs": tuple(f"{k} {v}" for k, v in signs.items())}, flags)
 
 
+#: M = N = K of the GEMM probes: 64³ multiply-adds stay on the calling thread in OpenBLAS
+_GEMM = 64
+
+
 @builtin(
     "blas_gemm_f32",
     "blas",
-    "SGEMM 256³: the BLAS kernel (OpenBLAS core type, MKL branch, vendor) and its thread count",
+    "SGEMM 64³ on the calling thread: the BLAS kernel (OpenBLAS core type, MKL branch, vendor)",
     heavy=True,
+    version=2,
 )
 def blas_gemm_f32() -> Raw:
-    return Raw({"c": _matrix(11, 256, 256) @ _matrix(12, 256, 256)})
+    return Raw({"c": _matrix(11, _GEMM, _GEMM) @ _matrix(12, _GEMM, _GEMM)})
 
 
-@builtin("blas_gemm_f64", "blas", "DGEMM 128³: kernels without FMA, MKL reproducibility mode", heavy=True)
+@builtin(
+    "blas_gemm_f64",
+    "blas",
+    "DGEMM 64³ on the calling thread: kernels without FMA, MKL reproducibility mode",
+    heavy=True,
+    version=2,
+)
 def blas_gemm_f64() -> Raw:
-    return Raw({"c": _matrix(13, 128, 128, np.float64) @ _matrix(14, 128, 128, np.float64)})
+    return Raw({"c": _matrix(13, _GEMM, _GEMM, np.float64) @ _matrix(14, _GEMM, _GEMM, np.float64)})
 
 
 @builtin("blas_gemm_small", "blas", "small-matrix GEMM kernels (8³, 16³, 5×3×7), which skip the blocked path")
@@ -99,30 +115,51 @@ def blas_gemm_small() -> Raw:
 @builtin(
     "blas_dot",
     "blas",
-    "dot products of 2^15 elements: BLAS threads split the sum; kernel; misaligned input",
+    "dot products of 8192 elements on the calling thread: the kernel's accumulators; misaligned input",
     heavy=True,
+    version=2,
 )
 def blas_dot() -> Raw:
-    n = 1 << 15
+    n = 8192
     x32, y32 = uniform(21, n + 1, np.float32, -1.0, 2.0), uniform(22, n + 1, np.float32, -1.0, 2.0)
-    x64, y64 = uniform(23, n, np.float64, -1.0, 2.0), uniform(24, n, np.float64, -1.0, 2.0)
+    x64, y64 = uniform(27, n, np.float64, -1.0, 2.0), uniform(28, n, np.float64, -1.0, 2.0)
     sdot = {"aligned": np.dot(x32[:n], y32[:n]), "offset1": np.dot(x32[1:], y32[1:])}
     return Raw({"sdot": sdot, "ddot": np.dot(x64, y64)})
 
 
-@builtin("blas_gemv", "blas", "GEMV 256² (A@v and A.T@v): the kernel family on matrix-vector products", heavy=True)
+@builtin(
+    "blas_threads",
+    "blas",
+    "a float64 dot product of 2^15 elements that BLAS threads split: the configured thread count",
+    heavy=True,
+    threaded=True,
+)
+def blas_threads() -> Raw:
+    n = 1 << 15
+    return Raw({"ddot": np.dot(uniform(23, n, np.float64, -1.0, 2.0), uniform(24, n, np.float64, -1.0, 2.0))})
+
+
+@builtin(
+    "blas_gemv",
+    "blas",
+    "GEMV 64×128 (A@v and A.T@u) on the calling thread: the kernel family on matrix-vector products",
+    heavy=True,
+    version=2,
+)
 def blas_gemv() -> Raw:
-    a, v = _matrix(25, 256, 256), uniform(26, 256, np.float32, -1.0, 2.0)
-    return Raw({"gemv": {"a_v": a @ v, "at_v": a.T @ v}})
+    a, v, u = _matrix(25, 64, 128), uniform(26, 128, np.float32, -1.0, 2.0), uniform(29, 64, np.float32, -1.0, 2.0)
+    return Raw({"gemv": {"a_v": a @ v, "at_u": a.T @ u}})
 
 
 @builtin(
     "batch_invariance",
     "blas",
     "whether a row's result depends on the batch it is computed in (serving batch size alone changes bits)",
+    version=2,
 )
 def batch_invariance() -> Raw:
-    w, x = _matrix(31, 256, 128), _matrix(32, 64, 256)
+    # the batch-64 GEMM is 64·128·32 multiply-adds: on the calling thread, like the smaller batches
+    w, x = _matrix(31, 128, 32), _matrix(32, 64, 128)
     rows = {"vector": x[0] @ w, "batch1": (x[:1] @ w)[0], "batch7": (x[:7] @ w)[0], "batch64": (x @ w)[0]}
     return Raw({"row0": rows}, batch_flags(rows))
 

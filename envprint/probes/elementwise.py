@@ -70,6 +70,7 @@ def _ufuncs(dtype: Any, seed: int) -> Raw:
     "ufunc_f32",
     "ufunc",
     "numpy's SIMD dispatch (AVX-512/AVX2/baseline, NPY_DISABLE_CPU_FEATURES) in float32 transcendental ufuncs",
+    repeat=False,
 )
 def ufunc_f32() -> Raw:
     return _ufuncs(np.float32, 51)
@@ -79,6 +80,7 @@ def ufunc_f32() -> Raw:
     "ufunc_f64",
     "ufunc",
     "numpy's SIMD dispatch and version in float64 transcendental ufuncs (SVML, libm fallbacks)",
+    repeat=False,
 )
 def ufunc_f64() -> Raw:
     return _ufuncs(np.float64, 61)
@@ -127,6 +129,7 @@ def _libm_f32() -> tuple[tuple[str, Callable[[float], float]], ...]:
     "libm",
     "the C math library (glibc, musl, macOS; their versions) under math.* and numpy's scalar fallbacks",
     heavy=True,
+    repeat=False,
 )
 def libm_scalar() -> Raw:
     d64 = {k: v.tolist() for k, v in _domains(np.float64, 64, 71).items()}
@@ -149,6 +152,7 @@ def libm_scalar() -> Raw:
     "activations",
     "model-like float32 math: softmax, log-softmax, sigmoid, tanh-gelu, layernorm, argmax, top-5",
     heavy=True,
+    repeat=False,
 )
 def activations() -> Raw:
     x = uniform(91, 8 * 256, np.float32, -8.0, 16.0).reshape(8, 256)

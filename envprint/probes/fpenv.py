@@ -103,6 +103,7 @@ def _summary(state: dict[str, bool | str], prefix: str) -> dict[str, Scalar]:
     "fpenv",
     "FTZ/DAZ set by a -ffast-math library or torch.set_flush_denormal, and the rounding mode, "
     "on the calling thread and on a new thread",
+    repeat=False,
 )
 def fpenv() -> Raw:
     here, here_lines = _state()

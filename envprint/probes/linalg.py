@@ -39,6 +39,7 @@ def linalg() -> Raw:
     "fft",
     "fft",
     "numpy's FFT (pocketfft version, float32 kept as complex64 since numpy 2.0), power-of-two and not",
+    repeat=False,
 )
 def fft() -> Raw:
     x64 = uniform(121, 1024, np.float64, -1.0, 2.0)

@@ -89,6 +89,7 @@ def _offsets(key: str) -> str:
     "time",
     "local time (TZ, /etc/localtime) at DST edges and midnights, naive timestamps, and tzdata rules per zone",
     heavy=True,
+    repeat=False,
 )
 def time_tz() -> Raw:
     local = [f"tzname {time.tzname} timezone {time.timezone} altzone {time.altzone} daylight {time.daylight}"]

@@ -103,6 +103,7 @@ def _order(items: list[Any]) -> list[int]:
     "hash_order",
     "hash",
     "set/dict iteration order of str, bytes, tuples and dates (PYTHONHASHSEED): vocabulary and category ids",
+    repeat=False,
 )
 def hash_order() -> Raw:
     day = datetime.date(2024, 1, 1)

@@ -20,6 +20,7 @@ __all__ = ["sum_numpy", "sum_python"]
     "reductions",
     "numpy's summation algorithm (pairwise blocking, buffered iteration): changed in numpy 2.3",
     heavy=True,
+    repeat=False,
 )
 def sum_numpy() -> Raw:
     x = uniform(41, 100_000, np.float32, 0.0, 2.0)
@@ -45,6 +46,7 @@ def _python_floats() -> tuple[float, ...]:
     "sum_python",
     "reductions",
     "Python's float sum: sum() compensates from 3.12 on; fsum and fmean as references",
+    repeat=False,
 )
 def sum_python() -> Raw:
     values = _python_floats()

@@ -18,6 +18,7 @@ __all__ = ["casts_edge", "rng_streams"]
     "rng",
     "the streams behind seeded splits and shuffles (RandomState, Generator/PCG64, random.Random)",
     heavy=True,
+    repeat=False,
 )
 def rng_streams() -> Raw:
     # private generators: the global numpy and Python random states are left untouched
@@ -58,6 +59,7 @@ _CAST_VALUES = np.array(
     "casts_edge",
     "casts",
     "float→int casts of NaN/inf/out-of-range values (x86 vs ARM), rounding of halves, float16 overflow",
+    repeat=False,
 )
 def casts_edge() -> Raw:
     v = _CAST_VALUES

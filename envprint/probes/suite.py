@@ -24,8 +24,10 @@ def run_suite(
 ) -> dict[str, ProbeResult]:
     """Returns the result of every registered probe (or those of `groups`), keyed by probe name.
 
-    Each probe runs twice; `stable` records whether both runs gave the same bits. Once `budget_s`
-    seconds have passed, the remaining heavy probes are recorded as skipped. Framework probes run
+    A probe whose result can vary within a process runs twice, and `stable` records whether both
+    runs gave the same bits; the others (`Probe.repeat` False) run once. Probes on the BLAS thread
+    pool run last. Once `budget_s` seconds have passed, no heavy probe starts: the remaining ones
+    are recorded as skipped, with the time spent as the reason. Framework probes run
     only when their framework is already imported: otherwise they are left out, or recorded as
     skipped when their group was asked for by name. Opt-in probes (XLA) run only with `xla=True`.
     A probe that raises is recorded as failed: the suite itself raises only `UsageError`, for a
@@ -79,11 +81,13 @@ def _run(probe: Probe) -> ProbeResult:
     except Exception as e:  # a probe must never break the capture; its failure is the finding
         return _not_run(probe, "failed", _describe(e), time.perf_counter() - t0)
     raw, canon = first
-    try:
-        second: tuple[Raw, dict[str, Canonical]] | None = _canonical_run(probe)
-        failure = None
-    except Exception as e:
-        second, failure = None, f"the second run raised {_describe(e)}"
+    second: tuple[Raw, dict[str, Canonical]] | None = None
+    failure = None
+    if probe.repeat:
+        try:
+            second = _canonical_run(probe)
+        except Exception as e:
+            failure = f"the second run raised {_describe(e)}"
     outputs = {name: to_output(name, c, elementwise=name in raw.elementwise) for name, c in canon.items()}
     reason = failure or (_instability(first, second) if second is not None else None)
     seconds = time.perf_counter() - t0

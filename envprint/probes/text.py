@@ -72,6 +72,7 @@ def _guard(fn: Callable[..., Any], *args: Any) -> str:
     "float_format",
     "text",
     "float → text: repr, %g, str(np.float32) (numpy 2.3), repr(np.float64) (numpy 2.0), json, locale '{:n}', FTZ",
+    repeat=False,
 )
 def float_format() -> Raw:
     lines = []
@@ -123,6 +124,7 @@ _PARSERS: tuple[Callable[[str], str], ...] = (
     "float_parse",
     "text",
     "text → float: float(), np.float32(str) (double rounding), locale.atof; under FTZ/DAZ subnormals parse as 0",
+    repeat=False,
 )
 def float_parse() -> Raw:
     lines = [f"{s!a}: " + " ".join(_guard(parse, s) for parse in _PARSERS) for s in _PARSE]
@@ -138,6 +140,7 @@ _CODE_POINTS = (0x1FAE0, 0x0870, 0x1FAE8, 0x11F00, 0x31350, 0x2FFC, 0x1CC00, 0x1
     "unicode_text",
     "text",
     "Unicode database version (tokenizers: categories, casefold, NFKC, \\w) and the text encoding in use",
+    repeat=False,
 )
 def unicode_text() -> Raw:
     lines = [f"unidata {unicodedata.unidata_version}"]
@@ -175,6 +178,7 @@ _WHEN = time.struct_time((2024, 3, 10, 14, 5, 6, 6, 70, 0))
     "locale_text",
     "locale",
     "the C locale an application set with setlocale: decimal comma in atof/'{:n}', collation, strftime names",
+    repeat=False,
 )
 def locale_text() -> Raw:
     lines = [f"LC_ALL {locale.setlocale(locale.LC_ALL, None)}"]

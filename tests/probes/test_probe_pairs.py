@@ -65,17 +65,16 @@ def test_unset_hash_seed_marks_hash_order_random_and_nothing_else_differs(hosts:
     len(os.sched_getaffinity(0)) < 2 or _openblas() is None,
     reason="needs numpy on OpenBLAS and 2 CPUs (OpenBLAS caps its threads at the CPU count)",
 )
-def test_openblas_threads_1_vs_2_change_blas_products_by_ulps(hosts: RunHosts) -> None:
+def test_openblas_threads_1_vs_2_differ_only_in_the_threaded_dot_product(hosts: RunHosts) -> None:
+    # OpenBLAS splits a dot product over 10 000 elements across its threads, so the split shows in
+    # the bits on every kernel; every other product runs on the calling thread whatever the count
     a, b = hosts(Host({"OPENBLAS_NUM_THREADS": "1"}), Host({"OPENBLAS_NUM_THREADS": "2"}))
     assert_healthy(a, b)
     diff = differences(a, b)
-    assert {GROUP[name] for name in diff} == {"blas"}
-    gemm = diff["blas_gemm_f32"]
-    assert not gemm.categorical and gemm.differing_outputs == ("c",)
-    assert gemm.max_ulp is not None and 1 <= gemm.max_ulp < 10_000
-    assert gemm.normwise is not None and 1e-9 < gemm.normwise < 1e-5  # float32 rounding, not a bug
-    dot = diff["blas_dot"]
-    assert "ddot" in dot.differing_outputs and dot.max_ulp is not None and 1 <= dot.max_ulp < 1_000
+    assert set(diff) == {"blas_threads"}
+    dot = diff["blas_threads"]
+    assert not dot.categorical and dot.differing_outputs == ("ddot",)
+    assert dot.max_ulp is not None and 1 <= dot.max_ulp < 100_000  # one sum regrouped: rounding, not a bug
     assert a["blas_fma"].flags == b["blas_fma"].flags  # same kernel family, only the split differs
 
 
