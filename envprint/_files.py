@@ -2,7 +2,8 @@
 
 `read_regular` refuses the same things the same way for every reader: a FIFO or device (which would
 block forever), a directory, a file over the size limit, an unreadable path. `atomic_write` is the one
-writer: a crash leaves the old file or the new one, never half of one.
+writer: a crash leaves the old file or the new one, never half of one; the temporary file a killed
+writer leaves behind (``.NAME.XXXXXXXX.tmp``) is removed by the next write of NAME once it is stale.
 """
 
 from __future__ import annotations
@@ -10,11 +11,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from envprint.errors import EnvprintError, UsageError
+
+#: a temporary file untouched for this long belongs to a writer that died (SIGKILL, power loss): no
+#: live writer pauses an hour between writing its bytes and renaming them into place
+STALE_TEMP_SECONDS = 3600.0
 
 
 def read_regular(
@@ -71,6 +78,7 @@ def atomic_write(
 
     p = Path(path)
     directory = p.parent if str(p.parent) else Path(".")
+    remove_stale_temporaries(p)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=directory)
     except OSError as e:
@@ -100,6 +108,32 @@ def atomic_write(
         finally:
             os.close(dfd)
     return p
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str], *, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Returns the temporaries of `path` left by killed writers that were removed: stale ones only.
+
+    Only regular files named exactly as `atomic_write` names the temporaries of `path`
+    (``.NAME.`` + tempfile's 8 random characters + ``.tmp``) and untouched for `older_than` seconds
+    are removed; anything else, and any error, is left alone: cleaning never fails a write.
+    """
+    p = Path(path)
+    directory = p.parent if str(p.parent) else Path(".")
+    pattern = re.compile(rf"\.{re.escape(p.name)}\.[a-z0-9_]{{8}}\.tmp")
+    removed: list[Path] = []
+    cutoff = time.time() - older_than
+    try:
+        names = [n for n in os.listdir(directory) if pattern.fullmatch(n)]
+    except OSError:
+        return removed
+    for name in names:
+        candidate = directory / name
+        with contextlib.suppress(OSError):
+            st = os.lstat(candidate)
+            if stat.S_ISREG(st.st_mode) and st.st_mtime < cutoff:
+                os.unlink(candidate)
+                removed.append(candidate)
+    return removed
 
 
 def _link_new(tmp: str, path: Path, mode: int) -> None:

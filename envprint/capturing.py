@@ -25,7 +25,7 @@ from envprint.collect import COLLECTORS, Inputs
 from envprint.errors import CaptureError, UsageError
 from envprint.model import SCHEMA_VERSION, Fingerprint, Meta, ProbeResult, Scalar, Unavailable
 from envprint.policy import resolve_policy
-from envprint.privacy import redact_path
+from envprint.privacy import redact_path, safe_metadata, safe_value
 
 __all__ = ["capture", "import_modules", "unavailable_paths"]
 
@@ -109,11 +109,11 @@ def capture(
         schema_version=SCHEMA_VERSION,
         envprint_version=__version__,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        label=label,
+        label=safe_value(label) if label else label,
         capture_mode=capture_mode,
         hostname=_hostname(),
         pid=os.getpid(),
-        tags=dict(tags or {}),
+        tags={k: safe_metadata(k, v) for k, v in (tags or {}).items()},  # secrets never written (privacy)
         timings={k: round(v, 6) for k, v in timings.items()},
     )
     fp = Fingerprint(
@@ -121,7 +121,7 @@ def capture(
         **inputs.sections,
         probes=probe_results,
         artifact=manifest,
-        custom=dict(custom or {}),
+        custom={k: safe_metadata(k, v) for k, v in (custom or {}).items()},
         policy=embedded_policy,
     )
     if strict:

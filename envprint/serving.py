@@ -11,8 +11,12 @@ trusted keys (before decoding anything) → verify the artifact files against th
 capture this process's environment and re-run the probes training recorded → diff → evaluate the
 policy (the one signed into the fingerprint, tightened by the local one) → pass, or refuse.
 
+The fingerprint must be bound to the model (captured with ``--artifact``): an unbound one is refused
+unless the caller asks for an environment-only check (``env_only=True``, ``envprint check --env-only``).
+
 ``ENVPRINT_GUARD=warn`` turns an environment refusal into a loud warning, for incident response
-only; it never waives a bad signature or a changed artifact.
+only; it never waives a bad signature or a changed artifact, and it always leaves a trace: a line on
+stderr whatever the application's logging, and ``override`` in the result (and `check`'s JSON).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -34,7 +39,8 @@ from envprint.diffing import diff
 from envprint.envelope import Trust, read_envelope
 from envprint.errors import EnvironmentMismatch, UsageError
 from envprint.model import Fingerprint, Unavailable
-from envprint.policy import Decision, Policy, PolicyResult, combine, effective_policy, evaluate, resolve_policy
+from envprint.policy import Decision, Policy, PolicyResult, resolve_policy
+from envprint.policy.load import judge
 from envprint.probes import GROUPS
 from envprint.probes.transforms import rerun
 from envprint.render.policy import violations_text
@@ -70,6 +76,10 @@ class GuardResult:
     report: DiffReport
     result: PolicyResult
     seconds: float
+    #: the caller asked for an environment-only check: an unbound fingerprint was accepted
+    env_only: bool = False
+    #: what let a refused environment start ("ENVPRINT_GUARD=warn" or "on_mismatch='warn'"), else None
+    override: str | None = None
 
     @property
     def violations(self) -> tuple[Decision, ...]:
@@ -93,9 +103,10 @@ class GuardResult:
 
     def summary(self) -> str:
         """Returns the one line logged on pass."""
-        state = "PASS" if self.passed else ("OVERRIDDEN" if self.overridden else "REFUSED")
+        state = "PASS" if self.passed else (f"OVERRIDDEN by {self.override}" if self.overridden else "REFUSED")
+        scope = ", environment only (model files not verified)" if self.artifact_path is None else ""
         return (
-            f"envprint guard {state}: {self.fingerprint_path} ({self.trust}), {self.result.summary()}, "
+            f"envprint guard {state}: {self.fingerprint_path} ({self.trust}){scope}, {self.result.summary()}, "
             f"{self.seconds * 1000:.0f} ms"
         )
 
@@ -108,6 +119,7 @@ def guard(
     on_mismatch: Literal["raise", "warn"] = "raise",
     probes: bool = True,
     verify_artifact: bool = True,
+    env_only: bool = False,
     fingerprint: str | os.PathLike[str] | None = None,
     digest_cache: str | os.PathLike[str] | None = None,
     nvml: Any = None,
@@ -121,11 +133,14 @@ def guard(
     Raises `EnvironmentMismatch` (carrying the diff report) when the policy refuses, unless
     ``on_mismatch="warn"`` or ENVPRINT_GUARD=warn; `SignatureError` when no trusted key verifies the
     fingerprint (or it is unsigned and the policy does not allow unsigned); `ArtifactMismatchError`
-    when the model files differ from the signed manifest; `UsageError` / `FingerprintFormatError`
-    when the fingerprint is missing or unreadable. `artifact_or_fp` may be a reference
-    (``hf://ORG/NAME[@REV]``, resolved offline); `fingerprint` names the .fp file when it is not at
-    the model's default place. `digest_cache` (default ``$ENVPRINT_DIGEST_CACHE``) skips re-hashing
-    model files verified before (docs/signing.md). `nvml` replaces pynvml (tests).
+    when the model files differ from the signed manifest, or when the fingerprint is not bound to a
+    model and `env_only` is false; `UsageError` / `FingerprintFormatError` when the fingerprint is
+    missing or unreadable. ``verify_artifact=False`` skips re-hashing a bound model's files;
+    ``env_only=True`` accepts a fingerprint bound to no model (checking the environment alone).
+    `artifact_or_fp` may be a reference (``hf://ORG/NAME[@REV]``, resolved offline); `fingerprint`
+    names the .fp file when it is not at the model's default place. `digest_cache` (default
+    ``$ENVPRINT_DIGEST_CACHE``) skips re-hashing model files verified before (docs/signing.md).
+    `nvml` replaces pynvml (tests).
     """
     if on_mismatch not in ("raise", "warn"):
         raise UsageError(f"on_mismatch must be 'raise' or 'warn', not {on_mismatch!r}")
@@ -140,8 +155,14 @@ def guard(
     )
     train = decode_fingerprint(envelope, source=str(fp_path))
     artifact_path = None
-    if verify_artifact:
-        checked = check_binding(train.artifact, fp_path, located.artifact, digest_cache=digest_cache)
+    if verify_artifact or train.artifact is None:  # skipping the re-hash never waives the binding itself
+        checked = check_binding(
+            train.artifact,
+            fp_path,
+            located.artifact,
+            unbound="allow" if env_only else "refuse",
+            digest_cache=digest_cache,
+        )
         artifact_path = checked.path if checked is not None else None
 
     live = compare_live(
@@ -150,17 +171,34 @@ def guard(
     passed = live.result.passed
     seconds = time.perf_counter() - start
     outcome = GuardResult(
-        passed, False, fp_path, artifact_path, trust, keyids, live.policy, live.report, live.result, seconds
+        passed,
+        False,
+        fp_path,
+        artifact_path,
+        trust,
+        keyids,
+        live.policy,
+        live.report,
+        live.result,
+        seconds,
+        env_only=env_only and train.artifact is None,
     )
     if not passed:
         message = _refusal_message(outcome)
         if os.environ.get(OVERRIDE_ENV, "").strip().lower() == "warn":
-            logger.warning("%s\nENVPRINT_GUARD=warn is set: STARTING ANYWAY (emergency override)", message)
+            override = f"{OVERRIDE_ENV}=warn"
+            logger.warning("%s\n%s is set: STARTING ANYWAY (emergency override)", message, override)
+            # the application may silence logging: an override must leave a trace all the same
+            sys.stderr.write(
+                f"envprint: {override}: STARTING ANYWAY although {fp_path} refuses this environment "
+                f"({outcome.result.summary()})\n"
+            )
         elif on_mismatch == "warn":
-            logger.warning("%s\non_mismatch='warn': starting anyway", message)
+            override = "on_mismatch='warn'"
+            logger.warning("%s\n%s: starting anyway", message, override)
         else:
             raise EnvironmentMismatch(message, report=live.report, result=outcome)
-        outcome = dataclasses.replace(outcome, overridden=True)
+        outcome = dataclasses.replace(outcome, overridden=True, override=override)
     logger.info(outcome.summary())
     return outcome
 
@@ -208,8 +246,7 @@ def compare_live(
         a_trust=reference_trust,
         b_trust=Trust.live,
     )
-    policies, description = effective_policy(reference_fp.policy, local, log=logger)
-    result = combine(evaluate(p, report, live) for p in policies)
+    result, description = judge(reference_fp.policy, local, report, live, log=logger)
     return LiveComparison(live, report, result, description)
 
 

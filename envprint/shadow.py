@@ -23,6 +23,7 @@ import csv
 import importlib
 import math
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -305,20 +306,57 @@ def _numeric(arr: npt.NDArray[Any], source: str, what: str) -> npt.NDArray[np.fl
 
 
 def _read_npy(path: Path) -> tuple[npt.NDArray[np.float64], tuple[str, ...], bool]:
+    """Returns the array of an .npy file, after checking that its header describes the bytes that follow.
+
+    A header is parsed by numpy with `ast.literal_eval` (a malformed one raises tokenize or syntax
+    errors) and may claim any shape: the claimed size must match the file before numpy allocates it.
+    """
     try:
-        loaded = np.load(path, allow_pickle=False)
+        st = os.stat(path)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a prediction file") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read it as .npy ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{path}: is a directory, not a prediction file")
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+        raise UsageError(f"{path}: is not a regular file, not a prediction file")
+    try:
+        with path.open("rb") as f:
+            if f.read(4) == b"PK\x03\x04":  # a zip file: np.savez
+                raise UsageError(f"{path}: an .npz archive, not one .npy array: save the predictions with np.save")
+            f.seek(0)
+            shape, dtype = _npy_header(f, path)
+            data_bytes = st.st_size - f.tell()
+            claimed = math.prod(shape) * dtype.itemsize
+            if claimed != data_bytes:
+                raise UsageError(
+                    f"{path}: the .npy header claims {math.prod(shape)} values of {dtype} ({claimed} bytes) but "
+                    f"{data_bytes} bytes follow it: the file is truncated or not a valid .npy file"
+                )
+            f.seek(0)
+            loaded = np.load(f, allow_pickle=False)
+    except UsageError:
+        raise
     except OSError as e:
         raise UsageError(f"{path}: cannot read it as .npy ({e})") from None
-    except (ValueError, EOFError) as e:  # pickled object arrays, a broken header, an empty file
+    except Exception as e:  # numpy's header parser raises ValueError, SyntaxError, tokenize.TokenError...
         raise UsageError(f"{path}: not a valid .npy file of numbers ({type(e).__name__}: {e})") from None
-    if not isinstance(loaded, np.ndarray):
-        loaded.close()
-        raise UsageError(f"{path}: an .npz archive, not one .npy array: save the predictions with np.save")
     return _from_array(loaded, str(path))
+
+
+def _npy_header(f: Any, path: Path) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """Returns (shape, dtype) from the header of the .npy file open at `f`, leaving `f` at the data."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version in ((2, 0), (3, 0)):  # 3.0 is 2.0 with a UTF-8 header (non-latin-1 field names)
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise UsageError(f"{path}: .npy format version {version[0]}.{version[1]} is not supported")
+    if dtype.hasobject:
+        raise UsageError(f"{path}: an .npy array of Python objects (pickled): save numbers, not objects")
+    return tuple(shape), dtype
 
 
 def _read_csv(path: Path, column: str | None) -> tuple[npt.NDArray[np.float64], tuple[str, ...], bool]:

@@ -167,14 +167,23 @@ def test_replace_keeps_everything_else(local_fingerprint: envprint.Fingerprint) 
     assert dataclasses.replace(changed, custom=local_fingerprint.custom) == local_fingerprint
 
 
-def test_deeply_nested_untyped_data_is_a_format_error_not_a_crash(local_fingerprint: envprint.Fingerprint) -> None:
+@pytest.mark.parametrize(
+    ("levels", "message"),
+    [
+        (40, r"policy\.deep.*nested more than 32 levels"),  # within msgpack's limit: the schema refuses it
+        (500, r"payload refused before decoding: byte \d+: nested more than 48 levels deep"),
+    ],
+)
+def test_deeply_nested_untyped_data_is_a_format_error_not_a_crash(
+    local_fingerprint: envprint.Fingerprint, levels: int, message: str
+) -> None:
     data = local_fingerprint.to_data()
     nested: object = "leaf"
-    for _ in range(500):  # msgpack accepts it; the schema's untyped fields must still refuse it cleanly
+    for _ in range(levels):
         nested = [nested]
     data["policy"] = {"deep": nested}  # the policy is the one untyped (plain data) field
     env = Envelope(payload_type_for(1), msgpack.packb(data, use_bin_type=True))
-    with pytest.raises(FingerprintFormatError, match=r"policy\.deep.*nested more than 32 levels"):
+    with pytest.raises(FingerprintFormatError, match=message):
         codec.decode_fingerprint(env)
 
 

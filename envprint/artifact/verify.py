@@ -301,7 +301,7 @@ def check_binding(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     digest_cache: CacheLike = None,
-    unbound: Literal["allow", "refuse"] = "allow",
+    unbound: Literal["refuse", "placed", "allow"] = "placed",
 ) -> ArtifactCheck | None:
     """Returns what was verified of a fingerprint's artifact, None when the fingerprint is unbound.
 
@@ -312,26 +312,25 @@ def check_binding(
       manifest records when it resolves offline (a Hub cache snapshot); when none exists the model
       is missing: `ArtifactMismatchError`;
     * differing files raise `ArtifactMismatchError` listing them (`verify`);
-    * an unbound fingerprint cannot vouch for an `artifact` named explicitly: `ArtifactMismatchError`;
-      with ``unbound="refuse"`` (the serving guard, unless environment-only) it is refused outright.
+    * an unbound fingerprint, by `unbound`: ``"refuse"`` (the serving guard: binding is required)
+      raises `ArtifactMismatchError`; ``"placed"`` (`verify`) raises where it would vouch for a model
+      — an `artifact` named explicitly, or the model it sits in or beside — and passes a standalone
+      file; ``"allow"`` (an environment-only check, asked for explicitly) passes.
 
     `digest_cache` (a directory, default ``$ENVPRINT_DIGEST_CACHE``, unset: none) skips re-hashing
     files verified before (`envprint.artifact.cache`).
     """
     target = resolve(artifact).path if artifact is not None else None
     if manifest is None:
-        if unbound == "refuse":
-            raise ArtifactMismatchError(
-                f"{fp_path}: the fingerprint is not bound to a model, so it cannot vouch for the files served",
-                hint="capture it with --artifact PATH on the training side, or check the environment alone "
-                "(envprint check --env-only, guard(..., env_only=True))",
-            )
-        if target is not None:
-            raise ArtifactMismatchError(
-                f"{fp_path}: the fingerprint is not bound to any artifact, so it cannot vouch for {target}",
-                hint="capture the fingerprint with --artifact PATH on the training side",
-            )
-        return None
+        beside = target if target is not None else artifact_for_fingerprint(fp_path)
+        if unbound == "allow" or (unbound == "placed" and beside is None):
+            return None
+        raise ArtifactMismatchError(
+            f"{fp_path}: the fingerprint is not bound to a model, so it cannot vouch for "
+            + (str(beside) if beside is not None else "the files served"),
+            hint="capture it with --artifact PATH on the training side, or check the environment alone "
+            "(envprint check --env-only, guard(..., env_only=True))",
+        )
     if target is None:
         target = artifact_for_fingerprint(fp_path)
     if target is None and manifest.source is not None:

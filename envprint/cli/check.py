@@ -56,6 +56,15 @@ def check(
             "--no-verify-artifact", envvar="ENVPRINT_NO_VERIFY_ARTIFACT", help="Skip re-hashing the model files."
         ),
     ] = False,
+    env_only: Annotated[
+        bool,
+        typer.Option(
+            "--env-only",
+            envvar="ENVPRINT_ENV_ONLY",
+            help="Accept a fingerprint bound to no model and check the environment alone (without it, an "
+            "unbound fingerprint exits 3); a bound one still has its model verified.",
+        ),
+    ] = False,
     import_: Annotated[
         list[str] | None,
         typer.Option("--import", envvar="ENVPRINT_IMPORT", help="Import MODULE first so its state is seen."),
@@ -71,6 +80,7 @@ def check(
             trusted_keys=key_paths(key),
             probes=not no_probes,
             verify_artifact=not no_verify_artifact,
+            env_only=env_only,
             fingerprint=fingerprint,
             digest_cache=digest_cache,
         )

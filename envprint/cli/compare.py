@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 import os
 import shutil
 import sys
@@ -15,7 +16,8 @@ from envprint._files import atomic_write
 from envprint.cli._app import app, key_paths, stderr
 from envprint.codec import read
 from envprint.diffing import diff
-from envprint.policy import evaluate, resolve_policy
+from envprint.policy import resolve_policy
+from envprint.policy.load import judge
 from envprint.render import Format as DiffFormat
 from envprint.render import render
 from envprint.report import Severity
@@ -56,7 +58,8 @@ def diff_(
         str | None,
         typer.Option(
             envvar="ENVPRINT_POLICY",
-            help="Judge the differences by this policy (preset or TOML file): exit 1 only on violations.",
+            help="Judge the differences by this policy (preset or TOML file), tightening the policy signed into A "
+            "exactly as `envprint check` does: exit 1 only on violations.",
         ),
     ] = None,
     fail_on: Annotated[
@@ -71,9 +74,11 @@ def diff_(
     ] = None,
 ) -> None:
     """Explain every difference between two fingerprints: exit 0 equivalent, 1 different, 2 unreadable, 3 untrusted."""
-    report, serving = _diff_report(a, b, key, require_signed=require_signed)
+    report, reference, serving = _diff_report(a, b, key, require_signed=require_signed)
     color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    result = evaluate(resolve_policy(policy), report, serving) if policy is not None else None
+    result = None
+    if policy is not None:
+        result, _ = judge(reference.policy, resolve_policy(policy), report, serving, log=logging.getLogger("envprint"))
     width = shutil.get_terminal_size((100, 24)).columns
     text = render(report, format, width=width, color=color, policy=result)
     status = result.exit_code if result is not None else report.exit_status(Severity[fail_on.value])
@@ -86,9 +91,9 @@ def diff_(
 
 
 def _diff_report(a: Path, b: Path, keys: list[Path] | None, *, require_signed: bool = False) -> Any:
-    """Returns (DiffReport, fingerprint b) of two files; signed ones are verified first when keys are given."""
+    """Returns (DiffReport, fingerprint a, fingerprint b) of two files; signed ones are verified first with keys."""
     trusted = key_paths(keys)
     la = read(a, trusted_keys=trusted, require_signature=require_signed)
     lb = read(b, trusted_keys=trusted, require_signature=require_signed)
     report = diff(la.fingerprint, lb.fingerprint, a_label=str(a), b_label=str(b), a_trust=la.trust, b_trust=lb.trust)
-    return report, lb.fingerprint
+    return report, la.fingerprint, lb.fingerprint

@@ -13,7 +13,7 @@ import zoneinfo
 from collections.abc import Mapping
 
 from envprint.model import LocaleTimeInfo, Package, Unavailable
-from envprint.privacy import is_secret_name, safe_value
+from envprint.privacy import is_secret_name, safe_value, utf8_text
 
 _LOCALE_VARIABLES = frozenset(
     {"LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_TIME", "LC_NUMERIC", "LC_MONETARY",
@@ -32,10 +32,11 @@ def collect(packages: Mapping[str, Package] | None = None, environ: Mapping[str,
     env = os.environ if environ is None else environ
     tz_env = env.get("TZ")
     pkg = (packages or {}).get("tzdata")
+    zone = local_zone(tz_env)
     return LocaleTimeInfo(
-        tz_env=tz_env,
-        local_zone=local_zone(tz_env),
-        tzname=tuple(time.tzname),
+        tz_env=None if tz_env is None else safe_value(tz_env),  # screened like every recorded value
+        local_zone=safe_value(zone) if isinstance(zone, str) else zone,
+        tzname=tuple(utf8_text(n) for n in time.tzname),
         std_offset_seconds=-time.timezone,
         tzdata_system=tzdata_system_version(),
         tzdata_package=pkg.version if pkg is not None and isinstance(pkg.version, str) else None,

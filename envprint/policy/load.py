@@ -18,7 +18,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from envprint._files import read_regular
 from envprint.errors import PolicyError
-from envprint.policy.evaluate import Policy
+from envprint.model import Fingerprint
+from envprint.policy.evaluate import Policy, PolicyResult, combine, evaluate
 from envprint.policy.presets import PRESETS
 from envprint.policy.rules import (
     SEVERITIES,
@@ -31,8 +32,9 @@ from envprint.policy.rules import (
     Waiver,
     Warn,
 )
+from envprint.report import DiffReport
 
-__all__ = ["effective_policy", "from_data", "load_policy", "resolve_policy"]
+__all__ = ["effective_policy", "from_data", "judge", "load_policy", "resolve_policy"]
 
 _RULE_ACTIONS = ("exact", "same_release", "package", "probe", "group", "warn", "ignore")
 _RULE_KEYS = frozenset(
@@ -173,7 +175,7 @@ def _rule(data: Mapping[str, Any], index: int, locate: _Locator) -> Rule:
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key == "severity":
-            if value not in SEVERITIES:
+            if not isinstance(value, str) or value not in SEVERITIES:  # a list or table is unhashable
                 raise locate.error(key, where, f"severity = {value!r}: use one of {', '.join(SEVERITIES)}")
             kwargs[key] = value
         elif key in ("exact", "same_release", "package", "probe", "group", "warn", "ignore", "reason", "version", "kind"):
@@ -300,3 +302,20 @@ def effective_policy(
             )
         return [local], f"{local.name} (overrides signed {signed.name})"
     return [signed, local], f"{signed.name} (signed) + {local.name}"
+
+
+def judge(
+    embedded: Mapping[str, Any] | None,
+    local: Policy | None,
+    report: DiffReport,
+    candidate: Fingerprint | None,
+    *,
+    log: Any = None,
+) -> tuple[PolicyResult, str]:
+    """Returns the verdict on `report` of the signed policy tightened by `local`, and the policies' description.
+
+    The one verdict of a reference fingerprint against a candidate: `guard()`, `envprint check` and
+    `envprint diff --policy` all judge through it, so they cannot disagree on the same pair.
+    """
+    policies, description = effective_policy(embedded, local, log=log)
+    return combine(evaluate(p, report, candidate) for p in policies), description

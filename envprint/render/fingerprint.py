@@ -4,11 +4,13 @@ JSON shape (documented in docs/file-format.md)::
 
     {"format": "envprint-show", "version": 1, "file": PATH, "trust": "unsigned|unverified|verified",
      "payload_type": ..., "signatures": [{"keyid": ..., "alg": ...}], "fingerprint": {...}}
+
+The document is always valid JSON (`envprint.render.safe_json`): a non-finite number in untyped data
+is the string "nan", "inf" or "-inf", bytes are text with undecodable bytes as ``\\xNN``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 from envprint._base import UNAVAILABLE_KEY, is_unavailable
 from envprint.codec import Loaded
 from envprint.model import Fingerprint, Unavailable
+from envprint.render.safe_json import dumps
 
 SHOW_JSON_VERSION = 1
 _LARGE_MAPS = ("packages", "imported", "probes")
@@ -46,7 +49,7 @@ def to_json(loaded: Loaded) -> str:
         "signatures": [{"keyid": s.keyid, "alg": s.alg} for s in loaded.envelope.signatures],
         "fingerprint": loaded.fingerprint.to_data(),
     }
-    return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False, allow_nan=False)
+    return dumps(doc)
 
 
 def to_rich(loaded: Loaded) -> Any:
@@ -73,9 +76,9 @@ def to_rich(loaded: Loaded) -> Any:
     for section, value in data.items():
         if section == "meta":
             continue
-        if section == "packages" and isinstance(value, dict):
+        if section == "packages" and isinstance(value, dict) and not is_unavailable(value):
             tree.add(_packages_table(value))
-        elif section == "probes" and isinstance(value, dict):
+        elif section == "probes" and isinstance(value, dict) and not is_unavailable(value):
             tree.add(_probes_table(value))
         else:
             _add(tree, section, value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from envprint.policy import Decision, PolicyResult
+from envprint.render.safe_json import dumps
 
 if TYPE_CHECKING:
     from envprint.serving import GuardResult
@@ -63,22 +64,22 @@ def policy_data(result: PolicyResult) -> dict[str, object]:
 
 def guard_json(result: GuardResult) -> str:
     """Returns the JSON document `envprint check --format json` prints (schema in docs/serving.md)."""
-    import json
-
     doc = {
         "format": "envprint-check",
         "version": 1,
         "passed": result.passed,
         "overridden": result.overridden,
+        "override": result.override,
         "fingerprint": str(result.fingerprint_path),
         "artifact": str(result.artifact_path) if result.artifact_path else None,
+        "env_only": result.env_only,
         "trust": result.trust,
         "keyids": list(result.keyids),
         "policy": result.policy,
         "seconds": round(result.seconds, 4),
         **{k: v for k, v in policy_data(result.result).items() if k in ("counts", "decisions")},
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+    return dumps(doc)
 
 
 def guard_text(result: GuardResult) -> str:
