@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from envprint.capturing import capture
     from envprint.codec import load
     from envprint.diffing import diff
+    from envprint.predictions import golden_predictions
     from envprint.model import Fingerprint, Unavailable
     from envprint.parity import probe
     from envprint.seeding import seed_everything
@@ -58,6 +59,7 @@ __all__ = [
     "__version__",
     "capture",
     "diff",
+    "golden_predictions",
     "guard",
     "load",
     "probe",
@@ -70,6 +72,7 @@ _LAZY = {
     "Unavailable": "envprint.model",
     "capture": "envprint.capturing",
     "diff": "envprint.diffing",
+    "golden_predictions": "envprint.predictions",
     "guard": "envprint.serving",
     "load": "envprint.codec",
     "probe": "envprint.parity",

@@ -84,6 +84,7 @@ def capture(
             timings, collector.section, functools.partial(collector.collect, inputs)
         )
     probe_results: Any = {}
+    golden_inputs = None
     if probes:
         from envprint.probes.suite import run_suite  # deferred: the probes import numpy, --no-probes does not
 
@@ -98,6 +99,9 @@ def capture(
             if isinstance(recorded, Unavailable):  # a bug, not a user failure: those are recorded per probe
                 recorded = {"parity": ProbeResult("parity", "failed", "", {}, {}, False, reason=recorded.reason)}
             probe_results.update(recorded)
+        predictions = sys.modules.get("envprint.predictions")
+        # golden predictions store their inputs in the fingerprint, so serving re-runs exactly these rows
+        golden_inputs = (predictions.stored_inputs() or None) if predictions is not None else None
     manifest = None
     if artifact is not None:
         start = time.perf_counter()
@@ -123,6 +127,7 @@ def capture(
         artifact=manifest,
         custom={k: safe_metadata(k, v) for k, v in (custom or {}).items()},
         policy=embedded_policy,
+        golden_inputs=golden_inputs,
     )
     if strict:
         missing = unavailable_paths(fp)

@@ -430,6 +430,9 @@ class Fingerprint(Record):
     #: training-time feature freshness profile (age of feature values at label time), plain data,
     #: see envprint.freshness; compared by `envprint freshness --baseline`, not by diff
     freshness: Mapping[str, Any] | None = None
+    #: the inputs of the golden-predictions probes (probe name -> .npz bytes), so serving re-runs the
+    #: model on exactly these rows; see envprint.predictions
+    golden_inputs: Mapping[str, bytes] | None = None
 
     def to_data(self) -> dict[str, Any]:
         """Returns the fingerprint as plain data (what the file and `show --format json` hold)."""

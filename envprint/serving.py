@@ -27,11 +27,12 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from envprint import predictions
 from envprint.artifact import check_binding, locate
 from envprint.capturing import capture
 from envprint.codec import authenticate, decode_fingerprint
@@ -105,10 +106,13 @@ class GuardResult:
         """Returns the one line logged on pass."""
         state = "PASS" if self.passed else (f"OVERRIDDEN by {self.override}" if self.overridden else "REFUSED")
         scope = ", environment only (model files not verified)" if self.artifact_path is None else ""
-        return (
-            f"envprint guard {state}: {self.fingerprint_path} ({self.trust}){scope}, {self.result.summary()}, "
+        # the logger is named "envprint" already: the line does not repeat it
+        line = (
+            f"guard {state}: {self.fingerprint_path} ({self.trust}){scope}, {self.result.summary()}, "
             f"{self.seconds * 1000:.0f} ms"
         )
+        consequence = self.result.consequence()
+        return f"{line}\n  {consequence}" if consequence else line
 
 
 def guard(
@@ -123,6 +127,8 @@ def guard(
     fingerprint: str | os.PathLike[str] | None = None,
     digest_cache: str | os.PathLike[str] | None = None,
     nvml: Any = None,
+    model: Any = None,
+    predict: Callable[[Any], Any] | None = None,
 ) -> GuardResult:
     """Returns the result of checking this process's environment against the model's fingerprint.
 
@@ -140,7 +146,10 @@ def guard(
     `artifact_or_fp` may be a reference (``hf://ORG/NAME[@REV]``, resolved offline); `fingerprint`
     names the .fp file when it is not at the model's default place. `digest_cache` (default
     ``$ENVPRINT_DIGEST_CACHE``) skips re-hashing model files verified before (docs/signing.md).
-    `nvml` replaces pynvml (tests).
+    `model` (or `predict`, a function of the inputs) re-runs the model's golden predictions the
+    fingerprint recorded (`envprint.golden_predictions`): when they match, differences that act only
+    through the model are warnings under the default policy; when they differ, the guard refuses
+    and names them first. `nvml` replaces pynvml (tests).
     """
     if on_mismatch not in ("raise", "warn"):
         raise UsageError(f"on_mismatch must be 'raise' or 'warn', not {on_mismatch!r}")
@@ -166,7 +175,14 @@ def guard(
         artifact_path = checked.path if checked is not None else None
 
     live = compare_live(
-        train, reference=f"{fp_path} ({trust.label})", reference_trust=trust, local=local, probes=probes, nvml=nvml
+        train,
+        reference=f"{fp_path} ({trust.label})",
+        reference_trust=trust,
+        local=local,
+        probes=probes,
+        nvml=nvml,
+        model=model,
+        predict=predict,
     )
     passed = live.result.passed
     seconds = time.perf_counter() - start
@@ -222,12 +238,17 @@ def compare_live(
     probes: bool = True,
     nvml: Any = None,
     live_label: str = "this process (live)",
+    model: Any = None,
+    predict: Callable[[Any], Any] | None = None,
 ) -> LiveComparison:
     """Returns this process's environment captured and compared with `reference_fp` under the policies.
 
     The one live-comparison pipeline, shared by `guard()`, `envprint check` and the pytest plugin:
     capture this process (re-running the probe groups and the transform probes the reference
     recorded), diff, and evaluate the policy signed into the reference, tightened by `local`.
+    With `model` (or `predict`), the reference's golden predictions are re-run on the inputs it
+    recorded (`envprint.predictions`): when they match, the default policy weighs the differences
+    that act only through the model as warnings.
     """
     groups = _probe_groups(reference_fp.probes) if probes else None
     with _CAPTURE_LOCK:
@@ -236,6 +257,8 @@ def compare_live(
         if probes:
             # re-run the user transform probes the reference recorded that this process registers
             fresh = rerun(reference_fp)
+            if model is not None or predict is not None:
+                fresh.update(predictions.rerun(reference_fp, model, predict=predict))
             if fresh and not isinstance(live.probes, Unavailable):
                 live = live.replace(probes={**live.probes, **fresh})
     report = diff(

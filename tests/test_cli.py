@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.conftest import host_env, run_envprint
 
 SECTIONS = {"meta", "python", "packages", "imported", "platform", "cpu", "memory", "gpu", "blas", "determinism",
-            "env", "locale_time", "probes", "artifact", "custom", "policy", "freshness"}  # fmt: skip
+            "env", "locale_time", "probes", "artifact", "custom", "policy", "freshness", "golden_inputs"}  # fmt: skip
 
 
 def test_capture_then_show_json_has_every_section(tmp_path: Path) -> None:

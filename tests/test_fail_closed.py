@@ -50,7 +50,7 @@ def _failing(section: str) -> tuple[Collector, ...]:
 def test_the_eleven_collector_sections_are_the_ones_tested() -> None:
     assert len(SECTIONS) == 11
     assert set(SECTIONS) == set(envprint.Fingerprint.__dataclass_fields__) - {
-        "meta", "probes", "artifact", "custom", "policy", "freshness",
+        "meta", "probes", "artifact", "custom", "policy", "freshness", "golden_inputs",
     }  # fmt: skip
 
 

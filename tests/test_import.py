@@ -39,7 +39,7 @@ def test_no_submodule_shares_a_name_with_a_public_function() -> None:
     submodules = {
         p.stem for p in Path(envprint.__file__).parent.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()
     }
-    assert public == {"capture", "diff", "guard", "load", "probe", "seed_everything"}
+    assert public == {"capture", "diff", "golden_predictions", "guard", "load", "probe", "seed_everything"}
     assert not public & submodules
 
 

@@ -49,7 +49,7 @@ from envprint.diffing.packages import (
 from envprint.diffing.probes import probe_findings
 from envprint.diffing.rules import BOOKKEEPING, NORMWISE_CRITICAL, ULP_LEVEL_FLAGS
 from envprint.diffing.values import Context, fields_of
-from envprint.diffing.walk import artifact_findings, freshness_findings, policy_findings, walk
+from envprint.diffing.walk import artifact_findings, freshness_findings, golden_inputs_findings, policy_findings, walk
 from envprint.envelope import Trust
 from envprint.explain import explain
 from envprint.model import Fingerprint
@@ -114,4 +114,5 @@ _SPECIAL: dict[str, Callable[[list[Finding], Context, Any, Any], None]] = {
     "artifact": artifact_findings,
     "policy": policy_findings,
     "freshness": freshness_findings,
+    "golden_inputs": golden_inputs_findings,
 }

@@ -17,7 +17,7 @@ from envprint.diffing.values import effective_tzdata, fields_of, zone_of
 from envprint.model import Fingerprint, NumpySimd, Unavailable
 
 #: top-level fields that describe the fingerprint rather than the environment
-_NOT_IDENTITY = frozenset({"meta", "custom", "policy", "imported", "freshness"})
+_NOT_IDENTITY = frozenset({"meta", "custom", "policy", "imported", "freshness", "golden_inputs"})
 #: kinds reported for context only: never identity (imported modules: see Fingerprint.imported)
 CONTEXT_KINDS = frozenset({"module.imported"})
 

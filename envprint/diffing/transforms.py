@@ -9,7 +9,7 @@ import math
 from collections.abc import Mapping
 
 from envprint.model import ProbeResult, Unavailable
-from envprint.parity.compare import compare
+from envprint.parity.compare import ProbeParity, compare
 from envprint.probes.transforms import recorded
 from envprint.report import Finding, Magnitude, Severity
 
@@ -22,21 +22,33 @@ def transform_findings(
     Kinds: ``parity.differs`` (critical: values outside tolerance, or outputs changed shape),
     ``parity.error`` (critical: the function raised, its inputs or version changed),
     ``parity.missing`` (warning: recorded in `a`, absent from `b`) and ``parity.added`` (info).
-    Paths are ``probes.<name>``. Probes of other groups are ignored: `envprint.diff` compares those.
+    The model's golden predictions (kind "model", `envprint.predictions`) are ``model.predictions``
+    when they differ (critical), ``model.unchecked`` when not re-run (warning) and ``model.match``
+    (info, not a difference) when they match: the policy reads that one to weigh differences that
+    act through the model. Paths are ``probes.<name>``. Other probe groups are compared elsewhere.
     """
     a_map, b_map = recorded(a), recorded(b)
     out: list[Finding] = []
     for name, ra in a_map.items():
         result = compare(ra, b_map.get(name), name=name)
-        if result.passed:
-            continue
         path = f"probes.{name}"
+        model = ra.flags.get("kind") == "model"
+        if result.passed:
+            if model:
+                out.append(_match(path, result, exact=ra.digest == b_map[name].digest))
+            continue
         if result.status == "missing":
+            if model:
+                title = f"golden predictions {name} recorded, not re-run here: {_HOW}"
+                out.append(Finding("model.unchecked", path, Severity.warning, "recorded", None, title))
+                continue
             title = f"transform probe {name}: {result.summary()}"
             out.append(Finding("parity.missing", path, Severity.warning, "recorded", None, title))
             continue
         worst = result.mismatches[0] if result.mismatches else None
         kind = "parity.differs" if result.status == "fail" else "parity.error"
+        if model and result.status == "fail":
+            kind = "model.predictions"
         differing = tuple(dict.fromkeys(m.output for m in result.mismatches))
         magnitude = Magnitude(
             fraction=result.mismatched / result.compared if result.compared else None,
@@ -50,7 +62,11 @@ def transform_findings(
                 severity=Severity.critical,
                 old=worst.old if worst else ra.status,
                 new=worst.new if worst else (b_map[name].status if name in b_map else None),
-                title=f"transform probe {name}: {result.summary()}",
+                title=(
+                    f"golden predictions differ: {result.summary()}"
+                    if kind == "model.predictions"
+                    else f"transform probe {name}: {result.summary()}"
+                ),
                 magnitude=magnitude,
             )
         )
@@ -67,3 +83,13 @@ def transform_findings(
         if name not in a_map
     )
     return out
+
+
+_HOW = "pass model= to envprint.guard() (or predict=) so the model's own outputs are compared"
+
+
+def _match(path: str, result: ProbeParity, *, exact: bool) -> Finding:
+    """Returns the info finding that the model's golden predictions were reproduced (exactly, or within tolerance)."""
+    how = "bit-identical" if exact else f"within {result.tolerance}"
+    title = f"this model's {result.compared} golden prediction value(s) are {how}"
+    return Finding("model.match", path, Severity.info, "recorded", "reproduced", title, identity=False)

@@ -162,6 +162,14 @@ def policy_findings(out: list[Finding], ctx: Context, a: Any, b: Any) -> None:
         out.append(finding("policy", "policy.differs", INFO, a, b, title, identity=False))
 
 
+def golden_inputs_findings(out: list[Finding], ctx: Context, a: Any, b: Any) -> None:
+    """Appends one info finding when the stored golden inputs differ (what is re-run, not the environment)."""
+    if a != b:
+        title = "golden prediction inputs " + ("differ" if a and b else f"stored only in {ctx.side(b is None)}")
+        old, new = (sorted(a) if a else None), (sorted(b) if b else None)
+        out.append(finding("golden_inputs", "golden.inputs", INFO, old, new, title, identity=False))
+
+
 def freshness_findings(out: list[Finding], ctx: Context, a: Any, b: Any) -> None:
     """Appends one info finding when the training freshness profiles differ (data, not environment)."""
     if a != b:

@@ -610,6 +610,37 @@ ENTRIES: tuple[Explanation, ...] = (
         "No action needed; record it on the training side too to have it checked.",
     ),
     Explanation(
+        "model.predictions",
+        "The model's golden predictions differ",
+        "The model, given the very inputs it was validated on, computes other outputs in this "
+        "environment: this is the consequence every other finding can only suggest. The differences "
+        "listed with it are the candidate causes, most likely first.",
+        "Apply the remedy of the first cause named; if none is named, build the serving image from the "
+        "training image's lock file and capture again.",
+    ),
+    Explanation(
+        "model.match",
+        "The model's golden predictions are reproduced",
+        "The model computes the outputs it computed in training on the inputs it was validated on: "
+        "differences that act only through the model (versions, kernels, threads, CPU features) did "
+        "not change this model's numbers.",
+        "Nothing to do.",
+    ),
+    Explanation(
+        "model.unchecked",
+        "Golden predictions recorded, not re-run",
+        "The fingerprint carries the model's golden predictions, but this check did not run the "
+        "model, so the differences found are judged without knowing their consequence.",
+        "Pass the loaded model to the guard: envprint.guard(MODEL_DIR, trusted_keys=[...], model=model).",
+    ),
+    Explanation(
+        "golden.inputs",
+        "Golden prediction inputs differ",
+        "The inputs the model's golden predictions are re-run on differ between the fingerprints; they "
+        "describe what is checked, not the environment.",
+        "Nothing to do for the environment.",
+    ),
+    Explanation(
         "probe.incomparable",
         "Probe results not comparable",
         "The probe's definition changed between envprint versions, or its result depends on a "

@@ -15,6 +15,7 @@ from typing import Any
 
 from envprint._base import is_unavailable
 from envprint.collect.packages import normalise
+from envprint.explain.scope import scope_of
 from envprint.model import Fingerprint
 from envprint.policy.rules import (
     Ignore,
@@ -28,7 +29,10 @@ from envprint.policy.rules import (
 )
 from envprint.report import DiffReport, Finding, Severity
 
-__all__ = ["Decision", "Policy", "PolicyResult", "combine", "evaluate"]
+__all__ = ["CLEARED", "Decision", "Policy", "PolicyResult", "combine", "evaluate"]
+
+#: the rule of a violation the model's matching golden predictions turned into a warning
+CLEARED = "golden predictions match"
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class Policy:
     allow_unsigned: bool = False
     #: a serving-side policy that replaces (loosens) the one signed into the fingerprint
     override_embedded: bool = False
+    #: when the model's golden predictions match, violations that can act only through the model
+    #: (versions, kernels, threads, CPU features) are warnings: they did not change its outputs
+    golden_clears: bool = False
 
     def to_data(self) -> dict[str, Any]:
         """Returns the policy as plain data (the TOML table's shape), to embed in a fingerprint."""
@@ -53,6 +60,7 @@ class Policy:
             "fail_on": self.fail_on.name,
             "identity_exact": self.identity_exact,
             "allow_unsigned": self.allow_unsigned,
+            "golden_clears": self.golden_clears,
             "rules": [r.to_data() for r in self.rules],
             "waivers": [w.to_data() for w in self.waivers],
         }
@@ -108,6 +116,20 @@ class PolicyResult:
         """Returns 0 when the policy passes, 1 on any violation."""
         return 0 if self.passed else 1
 
+    @property
+    def cleared(self) -> tuple[Decision, ...]:
+        """Returns the differences that would refuse but did not change the model's golden predictions."""
+        return tuple(d for d in self.decisions if d.rule.endswith(CLEARED))
+
+    def consequence(self) -> str | None:
+        """Returns why cleared differences pass: "numpy 2.4.6 → 2.3.5 differs; this model's ... are bit-identical"."""
+        if not self.cleared:
+            return None
+        titles = [d.finding.title for d in self.cleared]
+        shown = "; ".join(titles[:4]) + (f"; +{len(titles) - 4} more" if len(titles) > 4 else "")
+        verb = "differs" if len(titles) == 1 else "differ"
+        return f"{shown} {verb}; {self.cleared[0].note}"
+
     def summary(self) -> str:
         """Returns one line, e.g. "policy default: 2 violations, 1 waived, 3 allowed, 7 informational"."""
         return (
@@ -129,13 +151,24 @@ def evaluate(
     """
     today = today or datetime.date.today()
     findings = list(report.findings) + _specifier_findings(policy, report, serving)
+    cleared_by = _golden_match(report) if policy.golden_clears else None
     decisions = []
     for finding in findings:
         outcome, rule, note = _decide(policy, finding, serving)
+        if outcome == "violation" and cleared_by is not None and scope_of(finding) == "model":
+            outcome, rule, note = "warning", f"{policy.name}: {CLEARED}", cleared_by.title
         if outcome == "violation":
             outcome, rule, note = _apply_waivers(policy, finding, today, rule, note)
         decisions.append(Decision(finding, outcome, rule, note))
     return PolicyResult(policy.name, tuple(decisions))
+
+
+def _golden_match(report: DiffReport) -> Finding | None:
+    """Returns the finding that the model's golden predictions were reproduced, None when any differ or none ran."""
+    kinds = {f.kind for f in report.findings}
+    if "model.predictions" in kinds or "model.unchecked" in kinds:
+        return None
+    return next((f for f in report.findings if f.kind == "model.match"), None)
 
 
 def _decide(policy: Policy, finding: Finding, serving: Fingerprint | None) -> Verdict:

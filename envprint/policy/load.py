@@ -40,7 +40,9 @@ _RULE_ACTIONS = ("exact", "same_release", "package", "probe", "group", "warn", "
 _RULE_KEYS = frozenset(
     {*_RULE_ACTIONS, "parts", "version", "max_ulp", "max_normwise", "max_fraction", "reason", "severity", "kind"}
 )
-_POLICY_KEYS = frozenset({"extends", "fail_on", "allow_unsigned", "rules", "waivers", "override_embedded", "name"})
+_POLICY_KEYS = frozenset(
+    {"extends", "fail_on", "allow_unsigned", "rules", "waivers", "override_embedded", "name", "golden_clears"}
+)
 _WAIVER_KEYS = frozenset({"path", "kind", "reason", "expires"})
 _TOLERANCES = frozenset({"probe", "group", "max_ulp", "max_normwise", "max_fraction"})
 #: the action key of a rule -> the keys that go with it, and the class it builds
@@ -129,7 +131,7 @@ def from_data(data: Mapping[str, Any], *, source: str, text: str | None = None, 
             raise locate.error("fail_on", None, f"fail_on = {data['fail_on']!r}: use one of {', '.join(SEVERITIES)}")
         fail_on = SEVERITIES[data["fail_on"]]
     flags = {}
-    for key in ("allow_unsigned", "override_embedded", "identity_exact"):
+    for key in ("allow_unsigned", "override_embedded", "identity_exact", "golden_clears"):
         if key in data:
             if not isinstance(data[key], bool):
                 raise locate.error(key, None, f"{key} must be true or false")
@@ -146,6 +148,7 @@ def from_data(data: Mapping[str, Any], *, source: str, text: str | None = None, 
         identity_exact=flags.get("identity_exact", base.identity_exact),
         allow_unsigned=flags.get("allow_unsigned", base.allow_unsigned),
         override_embedded=flags.get("override_embedded", False),
+        golden_clears=flags.get("golden_clears", base.golden_clears),
     )
 
 
@@ -178,7 +181,18 @@ def _rule(data: Mapping[str, Any], index: int, locate: _Locator) -> Rule:
             if not isinstance(value, str) or value not in SEVERITIES:  # a list or table is unhashable
                 raise locate.error(key, where, f"severity = {value!r}: use one of {', '.join(SEVERITIES)}")
             kwargs[key] = value
-        elif key in ("exact", "same_release", "package", "probe", "group", "warn", "ignore", "reason", "version", "kind"):
+        elif key in (
+            "exact",
+            "same_release",
+            "package",
+            "probe",
+            "group",
+            "warn",
+            "ignore",
+            "reason",
+            "version",
+            "kind",
+        ):
             if not isinstance(value, str) or not value:
                 raise locate.error(key, where, f"{key} must be a non-empty string")
             kwargs[key] = value

@@ -53,6 +53,8 @@ _DEFAULT_RULES: tuple[Rule, ...] = (
 
 PRESETS: dict[str, Policy] = {
     "strict": Policy(name="strict", rules=(), fail_on=Severity.info, identity_exact=True),
-    "default": Policy(name="default", rules=_DEFAULT_RULES, fail_on=Severity.critical),
-    "lenient": Policy(name="lenient", rules=(ProbeTolerance(probe="*", max_ulp=2**62),), fail_on=Severity.critical),
+    "default": Policy(name="default", rules=_DEFAULT_RULES, fail_on=Severity.critical, golden_clears=True),
+    "lenient": Policy(
+        name="lenient", rules=(ProbeTolerance(probe="*", max_ulp=2**62),), fail_on=Severity.critical, golden_clears=True
+    ),
 }

@@ -67,7 +67,7 @@ class Transform:
     row_labels: tuple[str, ...] | None = None
     #: definition version: bump it when the inputs or the function change on purpose
     version: int = 1
-    kind: str = "transform"  # "transform" or "vocabulary"
+    kind: str = "transform"  # "transform", "vocabulary" or "model" (golden predictions, envprint.predictions)
     #: where the user's function is defined ("module.qualname"); a re-import may register it again
     origin: str = ""
 
@@ -125,7 +125,7 @@ def register_transform(
         version=version,
         origin=_origin(fn),
     )
-    return _add(transform, replace=replace)
+    return add_transform(transform, replace=replace)
 
 
 def probe(
@@ -188,7 +188,7 @@ def vocabulary_probe(
         kind="vocabulary",
         origin=_origin(encode),
     )
-    return _add(transform, replace=replace)
+    return add_transform(transform, replace=replace)
 
 
 def _encoded(encode: Callable[[str], Any], token: str) -> str:
@@ -210,7 +210,8 @@ def _origin(fn: Any) -> str:
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
 
 
-def _add(transform: Transform, *, replace: bool) -> Transform:
+def add_transform(transform: Transform, *, replace: bool = False) -> Transform:
+    """Returns `transform` after registering it (see `register_transform` for the naming rules)."""
     if transform.name in {p.name for p in registry()}:
         raise UsageError(f"transform probe {transform.name!r}: the name is taken by a built-in probe")
     existing = _TRANSFORMS.get(transform.name)

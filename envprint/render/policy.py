@@ -85,7 +85,8 @@ def guard_json(result: GuardResult) -> str:
 def guard_text(result: GuardResult) -> str:
     """Returns the human report of `envprint check`: the summary line, then violations and waivers."""
     body = violations_text(result.result)
-    return f"{result.summary()}\n{body}" if body else result.summary()
+    line = f"envprint {result.summary()}"  # a command's own output names the tool; the log line does not
+    return f"{line}\n{body}" if body else line
 
 
 def _decision_data(d: Decision) -> dict[str, object]:
