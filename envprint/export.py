@@ -27,9 +27,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from envprint._files import read_regular
 from envprint.artifact import FINGERPRINT_NAME, directory_digest
 from envprint.codec import Loaded, decode_fingerprint
-from envprint.envelope import Envelope, Signature, pae, read_envelope
+from envprint.envelope import MAX_FILE_BYTES, Envelope, Signature, pae
 from envprint.errors import FingerprintFormatError, UnsupportedSchemaError, UsageError
 from envprint.model import SCHEMA_VERSION, ArtifactFile, Fingerprint, Package, PackageOrigin, Unavailable
 from envprint.signing import (
@@ -189,13 +190,15 @@ def export_file(fp_path: str | os.PathLike[str], *, key: PrivateKeyLike | None) 
     directory's ``dirHash``: the directory as shipped holds it.
     """
     p = Path(fp_path)
-    envelope = read_envelope(p)
+    # read once: the subject is the file as it lies on disk, byte for byte, not a re-encoding
+    shipped = read_regular(p, MAX_FILE_BYTES, "fingerprint")
+    envelope = Envelope.decode(shipped, source=str(p))
     signer = None
     if key is not None:
         signer = signer_of(key)
         if any(s.keyid == signer.keyid for s in envelope.signatures):
             verify_envelope(envelope, [signer.public_key], source=str(fp_path))
-    inside = (p.name, envelope.encode()) if p.name == FINGERPRINT_NAME else None
+    inside = (p.name, shipped) if p.name == FINGERPRINT_NAME else None
     return to_in_toto(decode_fingerprint(envelope, source=str(fp_path)), key=signer, fingerprint_file=inside)
 
 
