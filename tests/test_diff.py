@@ -24,6 +24,7 @@ from envprint.model import (
     GpuInfo,
     NumpySimd,
     Package,
+    PackageOrigin,
     ProbeResult,
     Unavailable,
 )
@@ -158,6 +159,9 @@ PAIRS: list[Pair] = [
      lambda: with_package(T(), "typer", Package(Unavailable("no METADATA"), None, None, (), "no METADATA"))),
     ("package.installer", "packages.typer.installer", Severity.info, T,
      lambda: with_package(T(), "typer", Package("0.29.2", None, "uv", ("py3-none-any",)))),
+    ("package.origin", "packages.typer.origin", Severity.warning, T,
+     lambda: with_package(T(), "typer", dataclasses.replace(
+         T().packages["typer"], origin=PackageOrigin("editable", url="file:///src/typer")))),  # type: ignore[index]
     ("module.imported", "imported.torch", Severity.info, T,
      lambda: T().replace(imported={**T().imported, "torch": "2.8.0"})),  # type: ignore[dict-item]
     ("platform.machine", "platform.machine", Severity.critical, T, lambda: edit(T(), "platform", machine="aarch64")),
