@@ -81,7 +81,7 @@ _BARE_USER = re.compile(r"(?<![\w.%+-])[\w.%+-]+:[^\s/@'\"]+@(?=[\w-]+(?:\.[\w-]
 _SETTING = re.compile(
     r"""(?ix)
     (\b(?:[a-z0-9]+[_-])*(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|
-    private[_-]?key|client[_-]?secret|credentials?|auth|sig|signature)(?:\s*=\s*|:\s+))
+    private[_-]?key|client[_-]?secret|credentials?|auth|authori[sz]ation|sig|signature)(?:\s*=\s*|:\s+))
     (?:bearer\s+|basic\s+)?[^\s&;,'"]+
     |
     (\bbearer\s+)[A-Za-z0-9._~+/-]+=*
@@ -91,8 +91,8 @@ _SETTING = re.compile(
 # base64 without "/" (a path is made of such runs), or exactly 40 with "/" (an AWS secret access key)
 _RANDOM = re.compile(
     r"""(?x)
-    (?<![A-Za-z0-9+/])(?=[A-Za-z0-9+]*[A-Z])(?=[A-Za-z0-9+]*[a-z])(?=[A-Za-z0-9+]*[0-9])[A-Za-z0-9+]{32,}={0,2}
-    (?![A-Za-z0-9+/=])
+    (?<![A-Za-z0-9+])(?=[A-Za-z0-9+]*[A-Z])(?=[A-Za-z0-9+]*[a-z])(?=[A-Za-z0-9+]*[0-9])[A-Za-z0-9+]{32,}={0,2}
+    (?![A-Za-z0-9+=])
     | (?<![A-Za-z0-9+/])(?!/)(?!.{0,39}//)(?=.{0,39}[A-Z])(?=.{0,39}[a-z])(?=.{0,39}[0-9])[A-Za-z0-9+/]{40}
     (?![A-Za-z0-9+/=])
     """

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import msgpack
@@ -13,7 +18,7 @@ from hypothesis import strategies as st
 
 import envprint
 from envprint import codec
-from envprint._files import atomic_write
+from envprint._files import STALE_TEMP_SECONDS, atomic_write
 from envprint.envelope import Envelope, payload_type_for
 from envprint.errors import EnvprintError, FingerprintFormatError, UnsupportedSchemaError, UsageError
 from envprint.model import Unavailable
@@ -192,3 +197,63 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(UsageError, match="not a regular file"):
         codec.load(fifo)  # opening a FIFO for reading would block forever without a writer
+
+
+def _age(path: Path, seconds: float) -> None:
+    old = time.time() - seconds
+    os.utime(path, (old, old))
+
+
+def test_the_next_write_removes_stale_temporaries_and_only_those(tmp_path: Path) -> None:
+    target = tmp_path / "envprint.fp"
+    stale = [tmp_path / ".envprint.fp.abcd1234.tmp", tmp_path / ".envprint.fp.zz_9x8y7.tmp"]
+    fresh = tmp_path / ".envprint.fp.live0001.tmp"  # a writer at work right now
+    other = [
+        tmp_path / ".other.fp.abcd1234.tmp",  # another file's temporary
+        tmp_path / ".envprint.fp.abcd1234.tmp.keep",  # not envprint's pattern
+        tmp_path / "envprint.fp.abcd1234.tmp",
+    ]
+    for p in (*stale, fresh, *other):
+        p.write_bytes(b"half a fingerprint")
+    for p in (*stale, *other):
+        _age(p, STALE_TEMP_SECONDS + 60)
+    os.symlink(tmp_path / "elsewhere", tmp_path / ".envprint.fp.link0001.tmp")  # never followed nor removed
+    atomic_write(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["envprint.fp", fresh.name, *(p.name for p in other), ".envprint.fp.link0001.tmp"]
+    )
+
+
+_KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from envprint._files import STALE_TEMP_SECONDS, atomic_write
+
+    def chunks():
+        yield b"first half"
+        print("writing", flush=True)
+        time.sleep(600)  # killed here, between the bytes and the rename
+        yield b"never"
+
+    atomic_write(sys.argv[1], chunks())
+    """
+)
+
+
+def test_a_temporary_left_by_a_killed_writer_is_cleaned_by_the_next_write(tmp_path: Path) -> None:
+    target = tmp_path / "model.fp"
+    atomic_write(target, b"old")
+    writer = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(target)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "writing"
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=60)
+    orphans = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    assert len(orphans) == 1 and target.read_bytes() == b"old"  # the old file, never half of one
+    atomic_write(target, b"newer")  # the orphan is fresh: a live writer could own it, so it stays
+    assert (tmp_path / orphans[0]).exists()
+    _age(tmp_path / orphans[0], STALE_TEMP_SECONDS + 1)
+    atomic_write(target, b"newest")
+    assert sorted(os.listdir(tmp_path)) == ["model.fp"] and target.read_bytes() == b"newest"

@@ -309,3 +309,138 @@ def test_check_command_exit_codes(model: Path, keys: tuple[Path, Path], tmp_path
     _, other = signing.generate_keypair(tmp_path / "other")
     assert run_envprint(["check", str(model), "--key", str(other)]).returncode == 3
     assert run_envprint(["check", str(tmp_path / "nothing-here"), "--key", str(other)]).returncode == 2
+
+
+# ------------------------------------------------------------------------ binding is required
+
+
+@pytest.fixture(scope="module")
+def swapped(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path]) -> Path:
+    """Returns a model directory holding a fingerprint the trusted key signed WITHOUT --artifact, weights swapped."""
+    model = _model(tmp_path_factory.mktemp("swap") / "m")
+    proc = run_envprint(["capture", "-q", "--no-probes", "--key", str(keys[0]), "-o", str(model / "envprint.fp")])
+    assert proc.returncode == 0, proc.stderr
+    np.save(model / "weights.npy", np.zeros((64, 8), dtype=np.float32))  # the attacker's weights
+    return model
+
+
+@pytest.mark.parametrize("target", ["m", "m/envprint.fp"])
+def test_an_unbound_fingerprint_in_a_model_directory_is_refused_by_check(
+    swapped: Path, keys: tuple[Path, Path], target: str
+) -> None:
+    path = swapped.parent / target
+    proc = run_envprint(["check", str(path), "--key", str(keys[1]), "--no-probes"])
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "not bound to a model" in proc.stderr
+    assert "--env-only" in proc.stderr  # the way out is named
+
+
+def test_an_unbound_fingerprint_is_refused_by_guard_and_verify(swapped: Path, keys: tuple[Path, Path]) -> None:
+    fp = swapped / "envprint.fp"
+    with pytest.raises(envprint.ArtifactMismatchError, match="not bound to a model"):
+        guard(str(fp), trusted_keys=[keys[1]], probes=False)
+    with pytest.raises(envprint.ArtifactMismatchError, match="not bound to a model"):
+        guard(swapped, trusted_keys=[keys[1]], probes=False)
+    with pytest.raises(envprint.ArtifactMismatchError):  # skipping the re-hash does not waive the binding
+        guard(str(fp), trusted_keys=[keys[1]], probes=False, verify_artifact=False)
+    proc = run_envprint(["verify", str(fp), "--key", str(keys[1])])
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert f"cannot vouch for {swapped}" in proc.stderr
+
+
+def test_an_environment_only_check_accepts_an_unbound_fingerprint_and_says_so(
+    swapped: Path, keys: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # in this (pytest) process the environment differs from the capture's: warn, and look at what was checked
+    fp = str(swapped / "envprint.fp")
+    result = guard(fp, trusted_keys=[keys[1]], probes=False, env_only=True, on_mismatch="warn")
+    assert result.env_only and result.artifact_path is None
+    assert "environment only (model files not verified)" in result.summary()
+    proc = run_envprint(["check", str(swapped), "--key", str(keys[1]), "--no-probes", "--env-only", "-f", "json"])
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["env_only"] is True and doc["artifact"] is None
+    # a standalone environment fingerprint (beside no model) verifies: it vouches for no model
+    standalone = tmp_path / "train.fp"
+    shutil.copy(swapped / "envprint.fp", standalone)
+    proc = run_envprint(["verify", str(standalone), "--key", str(keys[1])])
+    assert proc.returncode == 0, proc.stderr
+    assert "not bound to a model artifact" in proc.stdout
+
+
+def test_env_only_still_verifies_a_bound_fingerprint(
+    inproc_model: Path, keys: tuple[Path, Path], tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(inproc_model, copy)
+    (copy / "config.json").write_text('{"layers": 2}\n')
+    with pytest.raises(envprint.ArtifactMismatchError):
+        guard(copy, trusted_keys=[keys[1]], probes=False, env_only=True)
+
+
+def test_a_bound_fingerprint_whose_model_is_missing_fails_verification(tmp_path: Path, keys: tuple[Path, Path]) -> None:
+    from envprint.artifact import verify_file
+
+    weights = tmp_path / "model.bin"
+    weights.write_bytes(b"\x00" * 128)
+    envprint.capture(probes=False, artifact=weights).save(tmp_path / "model.bin.fp", key=keys[0])
+    weights.unlink()
+    with pytest.raises(envprint.ArtifactMismatchError, match="not beside the fingerprint"):
+        verify_file(tmp_path / "model.bin.fp", [keys[1]])
+    proc = run_envprint(["verify", str(tmp_path / "model.bin.fp"), "--key", str(keys[1])])
+    assert proc.returncode == 3
+
+
+# ------------------------------------------------------------------ overrides always leave a trace
+
+
+def test_the_emergency_override_leaves_a_trace_when_logging_is_silenced(model: Path, keys: tuple[Path, Path]) -> None:
+    quiet = "import logging; logging.basicConfig(level=logging.ERROR); logging.getLogger().setLevel(logging.ERROR)"
+    script = textwrap.dedent(
+        f"""
+        {quiet}
+        import json, sys, envprint
+        r = envprint.guard(sys.argv[1], trusted_keys=[sys.argv[2]])
+        print(json.dumps({{"passed": r.passed, "overridden": r.overridden, "override": r.override}}))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(model), str(keys[1])],
+        env=host_env(OPENBLAS_NUM_THREADS="1", ENVPRINT_GUARD="warn", TF_CPP_MIN_LOG_LEVEL="3"),
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {
+        "passed": False, "overridden": True, "override": "ENVPRINT_GUARD=warn",
+    }  # fmt: skip
+    trace = [line for line in proc.stderr.splitlines() if line.startswith("envprint: ENVPRINT_GUARD=warn")]
+    assert len(trace) == 1 and "STARTING ANYWAY" in trace[0], proc.stderr
+    check = run_envprint(["check", str(model), "--key", str(keys[1]), "-f", "json"],
+                         env=host_env(OPENBLAS_NUM_THREADS="1", ENVPRINT_GUARD="warn"))  # fmt: skip
+    assert check.returncode == 0, check.stderr
+    doc = json.loads(check.stdout)
+    assert doc["overridden"] is True and doc["override"] == "ENVPRINT_GUARD=warn" and doc["passed"] is False
+    assert "ENVPRINT_GUARD=warn: STARTING ANYWAY" in check.stderr
+
+
+# ------------------------------------------------------------------------------- one verdict
+
+
+def test_diff_with_a_policy_applies_the_policy_signed_into_the_baseline_like_check(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    model = _train(tmp_path / "model", keys[0], "--policy", "strict", OPENBLAS_NUM_THREADS="2")
+    serving = tmp_path / "serve.fp"
+    proc = run_envprint(["capture", "-q", "-o", str(serving)], env=host_env(OPENBLAS_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr
+    check = run_envprint(["check", str(model), "--key", str(keys[1]), "--policy", "lenient", "-f", "json"],
+                         env=host_env(OPENBLAS_NUM_THREADS="1"))  # fmt: skip
+    diffed = run_envprint(["diff", str(model / "envprint.fp"), str(serving), "--key", str(keys[1]),
+                           "--policy", "lenient", "-f", "json"])  # fmt: skip
+    assert check.returncode == diffed.returncode == 1, (check.stderr, diffed.stderr)
+    policy = json.loads(diffed.stdout)["policy"]
+    assert policy["passed"] is False
+    assert "strict" in policy["name"] and "lenient" in policy["name"]  # the signed policy, tightened locally
+    violations = {d["path"] for d in policy["decisions"] if d["outcome"] == "violation"}
+    checked = {d["path"] for d in json.loads(check.stdout)["decisions"] if d["outcome"] == "violation"}
+    assert "determinism.variables.OPENBLAS_NUM_THREADS" in violations & checked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,13 @@ import pytest
 
 from envprint.codec import read
 from envprint.diffing import diff
+from envprint.model import Fingerprint, Unavailable
 from envprint.render import Format, render
 from envprint.render.json import DIFF_JSON_VERSION
 from envprint.report import DiffReport, Finding, Magnitude, Severity
 from scripts import regen_golden
 from scripts.regen_golden import FIXTURES, GOLDEN, SUFFIX
+from tests.conftest import host_env, run_envprint
 
 EMPTY = DiffReport("a.fp", "b.fp", ())
 
@@ -161,3 +164,42 @@ def test_equivalent_report_has_no_table() -> None:
 def test_golden_dir_holds_only_what_regen_writes() -> None:
     written = {p.name for p in regen_golden.expected_files() if p.parent == GOLDEN}
     assert {p.name for p in Path(GOLDEN).iterdir()} == written
+
+
+# ---------------------------------------------------------------------------------- envprint show
+
+
+def _shown(tmp_path: Path, fp: Fingerprint, fmt: str) -> subprocess.CompletedProcess[str]:
+    path = fp.save(tmp_path / "x.fp")
+    return run_envprint(["show", "--format", fmt, str(path)], env={**host_env(), "COLUMNS": "200"})
+
+
+def test_show_json_writes_non_finite_numbers_as_strings(tmp_path: Path, local_fingerprint: Fingerprint) -> None:
+    fp = local_fingerprint.replace(custom={"inf": math.inf, "ninf": -math.inf, "nan": math.nan, "one": 1.5})
+    proc = _shown(tmp_path, fp, "json")
+    assert proc.returncode == 0, proc.stderr  # it used to crash (exit 70)
+    doc = json.loads(proc.stdout, parse_constant=_no_nan)
+    assert doc["fingerprint"]["custom"] == {"inf": "inf", "ninf": "-inf", "nan": "nan", "one": 1.5}
+    rich = _shown(tmp_path, fp, "text")
+    assert rich.returncode == 0 and "inf" in rich.stdout
+
+
+def test_show_json_writes_bytes_in_untyped_data_as_escaped_text(tmp_path: Path, local_fingerprint: Fingerprint) -> None:
+    # the policy is the untyped field: bytes can be there (custom holds scalars only)
+    fp = local_fingerprint.replace(policy={"name": "p", "blob": b"ok\xff\x00", "text": [b"caf\xc3\xa9"]})
+    proc = _shown(tmp_path, fp, "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["fingerprint"]["policy"]["blob"] == "ok\\xff\x00"
+    assert doc["fingerprint"]["policy"]["text"] == ["café"]
+
+
+@pytest.mark.parametrize("section", ["packages", "probes"])
+def test_show_text_names_an_unavailable_packages_or_probes_section(
+    tmp_path: Path, local_fingerprint: Fingerprint, section: str
+) -> None:
+    fp = local_fingerprint.replace(**{section: Unavailable("permission denied reading site-packages")})
+    proc = _shown(tmp_path, fp, "text")
+    assert proc.returncode == 0, proc.stderr  # it used to crash (exit 70)
+    line = next(line for line in proc.stdout.splitlines() if f"{section}:" in line)
+    assert "permission denied reading site-packages" in line
