@@ -100,7 +100,7 @@ def freshness(
     )
     if plot is not None:
         plot_freshness(report, plot)
-        stderr().print(f"wrote {plot}", markup=False)
+        stderr().print(f"wrote {plot}")
     width = shutil.get_terminal_size((120, 24)).columns
     sys.stdout.write(render_freshness(report, format, width=width, color=sys.stdout.isatty()))
     raise typer.Exit(report.exit_code)

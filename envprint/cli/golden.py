@@ -79,9 +79,9 @@ def golden_export(
     checked = ""
     if manifest.baseline is not None:
         checked = f", expected outputs equal to {manifest.baseline.file} ({manifest.baseline.trust.upper()})"
-    console.print(f"wrote golden bundle {output}: {len(manifest.probes)} probe(s){checked}", markup=False)
+    console.print(f"wrote golden bundle {output}: {len(manifest.probes)} probe(s){checked}")
     for line in manifest.describe():
-        console.print(f"  {line}", markup=False)
+        console.print(f"  {line}")
 
 
 @golden_app.command(name="compare")
@@ -148,6 +148,5 @@ def golden_spark(
             spark.stop()
     stderr().print(
         f"wrote {len(written)} outputs file(s) to {output}: {', '.join(p.name for p in written.values())}; "
-        f"compare them with `envprint golden compare {bundle} {output}`",
-        markup=False,
+        f"compare them with `envprint golden compare {bundle} {output}`"
     )
