@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import platform
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from envprint.collect import gpu
 from envprint.model import GpuInfo, Unavailable
 from envprint.testing import FakeGpu, FakeNVML
+from tests.conftest import host_env
 
 
 def _info(nvml: FakeNVML) -> GpuInfo:
@@ -96,3 +101,54 @@ def test_real_pynvml_without_driver_gives_reason() -> None:
     info = gpu.collect()
     assert isinstance(info, Unavailable)
     assert "libnvidia-ml.so.1" in info.reason or "pynvml" in info.reason
+
+
+_LIBRARY = "libnvidia-ml.so.1"
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="the loader search is the Linux one")
+def test_nvml_is_absent_where_no_driver_library_or_device_is_found(tmp_path: Path) -> None:
+    assert gpu.nvidia_absent(tmp_path, {}) == gpu.NO_DRIVER
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/ld.so.cache").write_bytes(b"glibc-ld.so.cache1.1\0libm.so.6\0/usr/lib/libm.so.6\0")
+    assert gpu.nvidia_absent(tmp_path, {"LD_LIBRARY_PATH": "/opt/empty"}) == gpu.NO_DRIVER
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="the loader search is the Linux one")
+@pytest.mark.parametrize(
+    "where",
+    ["ld.so.cache", "LD_LIBRARY_PATH", "multiarch directory", "/usr/lib64", "/dev/nvidiactl", "/proc/driver/nvidia"],
+)
+def test_nvml_is_asked_where_the_loader_would_find_the_driver_library_or_a_device_exists(
+    tmp_path: Path, where: str
+) -> None:
+    environ: dict[str, str] = {}
+    if where == "ld.so.cache":
+        (tmp_path / "etc").mkdir()
+        cache = b"glibc-ld.so.cache1.1\0" + _LIBRARY.encode() + b"\0/usr/lib/x86_64-linux-gnu/" + _LIBRARY.encode()
+        (tmp_path / "etc/ld.so.cache").write_bytes(cache + b"\0")
+    elif where == "LD_LIBRARY_PATH":
+        (tmp_path / "usr/local/nvidia/lib64").mkdir(parents=True)
+        (tmp_path / "usr/local/nvidia/lib64" / _LIBRARY).write_bytes(b"\x7fELF")
+        environ["LD_LIBRARY_PATH"] = "/opt/other:/usr/local/nvidia/lib64"
+    elif where == "multiarch directory":
+        directory = tmp_path / "usr/lib" / f"{platform.machine()}-linux-gnu"
+        directory.mkdir(parents=True)
+        (directory / _LIBRARY).write_bytes(b"\x7fELF")
+    elif where == "/proc/driver/nvidia":
+        (tmp_path / "proc/driver/nvidia").mkdir(parents=True)
+    else:
+        path = tmp_path / where.lstrip("/") / (_LIBRARY if where == "/usr/lib64" else "")
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"")
+    assert gpu.nvidia_absent(tmp_path, environ) is None
+
+
+def test_capture_on_a_host_without_nvidia_never_imports_pynvml() -> None:
+    if gpu.nvidia_absent() is None:
+        pytest.skip("this host has an NVIDIA driver library or device: NVML is asked, as it should be")
+    code = (
+        "import sys, envprint; fp = envprint.capture(probes=False); print(repr(fp.gpu.reason), 'pynvml' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=host_env(), capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"{gpu.NO_DRIVER!r} False"
