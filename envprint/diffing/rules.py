@@ -231,7 +231,8 @@ RULES: tuple[Rule, ...] = (
 
 @functools.cache
 def compiled_glob(glob: str) -> re.Pattern[str]:
-    return re.compile("^" + ".+".join(re.escape(p) for p in glob.split("*")).replace(".+", "(.+)") + "$")
+    # DOTALL: a path holds whatever a fingerprint's keys hold, newlines included (a hostile module name)
+    return re.compile("^" + ".+".join(re.escape(p) for p in glob.split("*")).replace(".+", "(.+)") + r"\Z", re.DOTALL)
 
 
 def rule_for(path: str) -> tuple[Rule, tuple[str, ...]]:
