@@ -1,13 +1,16 @@
 """Benchmarks artifact hashing and sign/verify against limits measured in the same run, same machine.
 
     .venv/bin/python scripts/bench_artifact.py [--workers N] [--dir DIR] [--json]
+        [--only hashing,shards,cache,hub,signing] [--size-mib N]
 
-Budgets (DESIGN.md, docs/signing.md "Performance"):
+Budgets (DESIGN.md, docs/signing.md "Performance", issue 18):
 * hashing ≥ 0.9 × (cores used × single-core hashlib sha256, 1 MiB reads);
+* one large file verified (sharded) ≥ 0.9 × (cores × single-core hashlib);
 * ≤ 30 µs per small file (5000 × 4 KiB);
 * sign / verify fixed cost ≤ 50 ms including imports (fresh process).
 
-`bench_artifact(workdir)` and `bench_sign_verify(workdir)` return plain dicts for scripts/bench.py.
+`bench_artifact`, `bench_shards`, `bench_digest_cache`, `bench_hub_resolve` and `bench_sign_verify`
+return plain dicts for scripts/bench.py; every ratio is taken against an anchor measured in the same run.
 """
 
 from __future__ import annotations
@@ -128,6 +131,7 @@ import cryptography.hazmat.primitives.asymmetric.ed25519
 t3 = time.perf_counter()
 from envprint import codec, signing
 t4 = time.perf_counter()
+from envprint.envelope import read_envelope
 if sys.argv[1] == "sign":
     signing.add_signature(read_envelope(sys.argv[2]), signing.load_private_key(sys.argv[3]))
     t5 = t6 = time.perf_counter()
@@ -193,15 +197,181 @@ def bench_sign_verify(workdir: Path, *, repeat: int = 9) -> dict[str, Any]:
     }
 
 
+def _range_sha256(path: Path, offset: int, length: int) -> None:
+    h = hashlib.sha256()
+    buf = bytearray(MIB)
+    view = memoryview(buf)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        done = 0
+        while done < length:
+            n = os.preadv(fd, [view[: min(MIB, length - done)]], offset + done)
+            if not n:
+                break
+            h.update(view[:n])
+            done += n
+    finally:
+        os.close(fd)
+
+
+def _raw_parallel(path: Path, size: int, n: int, repeat: int) -> float:
+    """Returns the best time of plain hashlib loops in `n` threads over `n` equal parts: this run's parallel ceiling."""
+    part = -(-size // n)
+    spans = [(i * part, min(part, size - i * part)) for i in range(n)]
+    with ThreadPoolExecutor(n) as pool:
+        return _best(lambda: list(pool.map(lambda s: _range_sha256(path, *s), spans)), repeat)
+
+
+def _verify_time(m: Any, path: Path, workers: int, repeat: int) -> float:
+    return _best(lambda: artifact.verify(m, path, workers=workers), repeat)
+
+
+def bench_shards(
+    workdir: Path, *, workers: int | None = None, repeat: int = 3, size: int = GIB, shard_sizes: tuple[int, ...] = ()
+) -> dict[str, Any]:
+    """Returns the cost and the gain of sharded digests on one large file, as ratios to hashlib in the same run.
+
+    * verify, unsharded: one core hashes the whole file (the 0.1 behaviour);
+    * verify, sharded at each size: every core hashes shards; the ratio is to cores × single-core hashlib;
+    * capture (manifest), unsharded and sharded: sharding hashes every byte twice (whole file + shards);
+    * manifest bytes per GiB: what the shard list adds to the fingerprint.
+    """
+    import msgpack
+
+    from envprint._serde import to_data  # the manifest as it is written, to size it
+
+    n = workers or artifact.default_workers()
+    cores = min(n, os.cpu_count() or 1)
+    big = workdir / "big" / "model.safetensors"
+    _write(big, size, os.urandom(16 * MIB))
+    load_before = os.getloadavg()[0]
+    single = size / _best(lambda: _single_core_sha256(big), repeat) / 1e9
+    ceiling = size / _raw_parallel(big, size, cores, repeat) / 1e9
+    plain = artifact.manifest(big, shard_size=0)
+    t_plain_verify = _verify_time(plain, big, n, repeat)
+    t_plain_capture = _best(lambda: artifact.manifest(big, shard_size=0, workers=n), repeat)
+    out: dict[str, Any] = {
+        "workers": n,
+        "cores": cores,
+        "file_mib": size // MIB,
+        "load_average_at_start": round(load_before, 2),
+        "single_core_hashlib_gbps": round(single, 3),
+        "raw_hashlib_in_cores_threads_gbps": round(ceiling, 3),
+        "raw_threads_ratio_vs_cores": round(ceiling / (cores * single), 3),
+        "verify_unsharded_gbps": round(size / t_plain_verify / 1e9, 3),
+        "verify_unsharded_ratio_vs_cores": round(size / t_plain_verify / 1e9 / (cores * single), 3),
+        "capture_unsharded_s": round(t_plain_capture, 3),
+    }
+    for shard in shard_sizes or (16 * MIB, 64 * MIB, 256 * MIB):
+        label = f"{shard // MIB}mib"
+        m = artifact.manifest(big, shard_size=shard, workers=n)
+        t_verify = _verify_time(m, big, n, repeat)
+        t_capture = _best(lambda s=shard: artifact.manifest(big, shard_size=s, workers=n), repeat)
+        manifest_bytes = len(msgpack.packb(to_data(m)))
+        out |= {
+            f"verify_sharded_{label}_gbps": round(size / t_verify / 1e9, 3),
+            f"verify_sharded_{label}_ratio_vs_cores": round(size / t_verify / 1e9 / (cores * single), 3),
+            f"verify_sharded_{label}_speedup_vs_unsharded": round(t_plain_verify / t_verify, 3),
+            f"verify_sharded_{label}_ratio_vs_raw_threads": round(size / t_verify / 1e9 / ceiling, 3),
+            f"capture_sharded_{label}_s": round(t_capture, 3),
+            f"capture_sharded_{label}_ratio_vs_unsharded": round(t_capture / t_plain_capture, 3),
+            f"manifest_{label}_bytes_per_gib": round(manifest_bytes * GIB / size),
+        }
+    big.unlink()
+    out["load_average_at_end"] = round(os.getloadavg()[0], 2)
+    return out
+
+
+def bench_digest_cache(workdir: Path, *, repeat: int = 5, size: int = 256 * MIB) -> dict[str, Any]:
+    """Returns a second verification's time with the verified-digest cache against one without it."""
+    model = workdir / "cached-model"
+    _write(model / "model.safetensors", size, os.urandom(16 * MIB))
+    _write(model / "config.json", 2_000, b"{}" * 1000)
+    m = artifact.manifest(model)
+    cache_dir = workdir / "digest-cache"
+    artifact.verify(m, model, cache=artifact.DigestCache(cache_dir, racy_seconds=0))  # the first start fills it
+    t_plain = _best(lambda: artifact.verify(m, model), repeat)
+    t_cached = _best(lambda: artifact.verify(m, model, cache=artifact.DigestCache(cache_dir, racy_seconds=0)), repeat)
+    return {
+        "model_mib": size // MIB,
+        "verify_without_cache_ms": round(t_plain * 1e3, 2),
+        "verify_with_cache_ms": round(t_cached * 1e3, 2),
+        "ratio_cached_vs_uncached": round(t_cached / t_plain, 4),
+    }
+
+
+_RESOLVE = r"""
+import sys, time
+t0 = time.perf_counter()
+import envprint.artifact as a
+t1 = time.perf_counter()
+r = a.resolve(sys.argv[1])
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def bench_hub_resolve(workdir: Path, *, repeat: int = 5) -> dict[str, Any]:
+    """Returns the cost (ms, medians, fresh processes) of resolving hf://ORG/NAME offline, imports included."""
+    try:
+        import huggingface_hub  # noqa: F401
+    except ImportError:
+        return {"skipped": "huggingface_hub is not installed"}
+    sys.path.insert(0, str(REPO / "tests"))
+    from huggingface.hubcache import add_snapshot  # the test suite's real cache layout
+
+    cache = workdir / "hf" / "hub"
+    add_snapshot(cache, "org/m", "ab" * 20, {"config.json": b"{}", "model.safetensors": os.urandom(4096)})
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HOME", "PYTHONDONTWRITEBYTECODE")}
+    env |= {"HF_HUB_CACHE": str(cache), "PYTHONPATH": str(REPO)}
+
+    def run(*args: str) -> list[float]:
+        out = subprocess.run([sys.executable, "-c", *args], env=env, capture_output=True, text=True)
+        if out.returncode:
+            raise RuntimeError(out.stderr)
+        return [float(x) for x in out.stdout.split()]
+
+    run(_RESOLVE, "hf://org/m")  # bytecode caches
+    rows = [run(_RESOLVE, "hf://org/m") for _ in range(repeat)]
+    plain = [run(_RESOLVE, str(cache / "models--org--m" / "snapshots" / ("ab" * 20))) for _ in range(repeat)]
+    bare = _best(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), repeat)
+
+    def median(values: list[float]) -> float:
+        return round(sorted(values)[len(values) // 2] * 1e3, 1)
+
+    return {
+        "python_startup_ms": round(bare * 1e3, 1),
+        "import_envprint_artifact_ms": median([r[0] for r in rows]),
+        "resolve_hf_reference_ms": median([r[1] for r in rows]),
+        "resolve_snapshot_path_ms": median([r[1] for r in plain]),
+    }
+
+
+BENCHES = ("hashing", "shards", "cache", "hub", "signing")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--dir", type=Path, default=None, help="scratch directory (needs ~2.2 GB)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--only", default=",".join(BENCHES), help=f"comma-separated subset of {', '.join(BENCHES)}")
+    parser.add_argument("--size-mib", type=int, default=1024, help="size of the large file of the shards bench")
     args = parser.parse_args()
+    chosen = [b.strip() for b in args.only.split(",") if b.strip()]
+    unknown = sorted(set(chosen) - set(BENCHES))
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     workdir = Path(tempfile.mkdtemp(prefix="envprint-bench-", dir=args.dir))
+    runs: dict[str, Callable[[], dict[str, Any]]] = {
+        "hashing": lambda: bench_artifact(workdir, workers=args.workers),
+        "shards": lambda: bench_shards(workdir, workers=args.workers, size=args.size_mib * MIB),
+        "cache": lambda: bench_digest_cache(workdir),
+        "hub": lambda: bench_hub_resolve(workdir),
+        "signing": lambda: bench_sign_verify(workdir),
+    }
     try:
-        results = {"artifact": bench_artifact(workdir, workers=args.workers), "signing": bench_sign_verify(workdir)}
+        results = {name: runs[name]() for name in chosen}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if args.json:

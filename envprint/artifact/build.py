@@ -74,7 +74,7 @@ def manifest(
     files: list[ArtifactFile] = []
     sharded: dict[str, tuple[ArtifactShard, ...]] = {}
     by_piece = iter(results[len(entries) :])
-    for e, whole, plan in zip(entries, results, plans, strict=True):
+    for e, whole, plan in zip(entries, results[: len(entries)], plans, strict=True):
         if isinstance(whole, str):
             raise UsageError(f"{e.abspath}: cannot read ({whole})")
         files.append(ArtifactFile(e.path, whole[1], whole[0]))

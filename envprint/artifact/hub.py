@@ -189,15 +189,21 @@ def parse_reference(text: str) -> HubReference:
     return HubReference(text, repo_type, repo_id, revision if at else None)
 
 
-def _hub() -> Any:
-    try:
-        import huggingface_hub  # deferred: the optional `huggingface` extra, needed only for hf:// references
-    except ImportError:
-        raise UsageError(
-            "hf:// references are resolved through huggingface_hub, which is not installed here",
-            hint="pip install 'envprint[huggingface]' (or pass the snapshot folder's path instead)",
-        ) from None
-    return huggingface_hub
+class _HubApi:
+    """The parts of huggingface_hub that resolve a reference offline."""
+
+    def __init__(self) -> None:
+        try:
+            # deferred: the optional `huggingface` extra, needed only for hf:// references
+            from huggingface_hub import constants, file_download, snapshot_download
+        except ImportError:
+            raise UsageError(
+                "hf:// references are resolved through huggingface_hub, which is not installed here",
+                hint="pip install 'envprint[huggingface]' (or pass the snapshot folder's path instead)",
+            ) from None
+        self.cache = Path(constants.HF_HUB_CACHE)  # HF_HUB_CACHE, else $HF_HOME/hub, as the library reads them
+        self.snapshot_download: Any = snapshot_download
+        self.repo_folder_name: Any = file_download.repo_folder_name
 
 
 def resolve_reference(text: str) -> tuple[HubSnapshot, str]:
@@ -210,8 +216,8 @@ def resolve_reference(text: str) -> tuple[HubSnapshot, str]:
     `UsageError` when the revision is not in the cache.
     """
     ref = parse_reference(text)
-    hub = _hub()
-    cache = Path(hub.constants.HF_HUB_CACHE)
+    hub = _HubApi()
+    cache = hub.cache
     revision = ref.revision or "main"
     try:
         folder = hub.snapshot_download(ref.repo_id, repo_type=ref.repo_type, revision=revision, local_files_only=True)
@@ -224,7 +230,7 @@ def resolve_reference(text: str) -> tuple[HubSnapshot, str]:
                 hint=f"download it where the network is allowed (`hf download {ref.repo_id} --revision {revision}`) "
                 "into this cache, or point HF_HOME / HF_HUB_CACHE at the cache that holds it",
             ) from None
-        folder = str(cache / hub.file_download.repo_folder_name(repo_id=ref.repo_id, repo_type=ref.repo_type))
+        folder = str(cache / hub.repo_folder_name(repo_id=ref.repo_id, repo_type=ref.repo_type))
         folder = os.path.join(folder, "snapshots", commit)
     snapshot = snapshot_of(folder)
     if snapshot is None:
@@ -233,11 +239,11 @@ def resolve_reference(text: str) -> tuple[HubSnapshot, str]:
     return snapshot, f"{text}{via} from the Hub cache {snapshot.cache}"
 
 
-def _by_prefix(cache: Path, hub: Any, ref: HubReference, revision: str) -> str | None:
+def _by_prefix(cache: Path, hub: _HubApi, ref: HubReference, revision: str) -> str | None:
     """Returns the one cached commit that starts with an abbreviated `revision`, None when none or several do."""
     if _COMMIT_PREFIX.fullmatch(revision) is None:
         return None
-    folder = cache / hub.file_download.repo_folder_name(repo_id=ref.repo_id, repo_type=ref.repo_type) / "snapshots"
+    folder = cache / hub.repo_folder_name(repo_id=ref.repo_id, repo_type=ref.repo_type) / "snapshots"
     try:
         matches = [name for name in os.listdir(folder) if name.startswith(revision)]
     except OSError:

@@ -187,7 +187,7 @@ def fp_destination(artifact: str | os.PathLike[str] | None, output: str | os.Pat
 
     `artifact` is a path or a reference. Raises `UsageError` when that place is inside a Hugging Face
     Hub cache, where the Hub client may delete it (pass ``-o`` with a path outside the cache, or bind
-    the snapshot folder, whose fingerprint goes beside the cache).
+    the snapshot folder, whose fingerprint goes beside the cache: that folder is created if needed).
     """
     resolved = resolve(artifact) if artifact is not None else None
     if output is not None:
@@ -206,6 +206,11 @@ def fp_destination(artifact: str | os.PathLike[str] | None, output: str | os.Pat
             hint="write the fingerprint outside the cache with -o PATH, or bind the snapshot folder "
             "(its fingerprint then goes beside the cache)",
         )
+    if output is None and snapshot is not None:  # the folder beside the cache is envprint's to make
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"{target.parent}: cannot create it ({e.strerror or e})", hint="pass -o PATH") from None
     return target
 
 
