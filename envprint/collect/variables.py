@@ -164,6 +164,13 @@ _VARIABLES: tuple[Variable, ...] = (
     _v("JAX_TRACEBACK_FILTERING", "JAX", "diagnostics", "traceback filtering"),
     _v("PYTHONWARNINGS", "Python", "diagnostics", "warning filters"),
     _v("PYTHONFAULTHANDLER", "Python", "diagnostics", "fault handler"),
+    # Hugging Face: where model files come from (the artifact binding checks what they are), and the
+    # transformers switches that pick other kernels
+    _v("HF_HUB_OFFLINE", "huggingface_hub", "placement", "no Hub calls: model files come from the local cache"),
+    _v("TRANSFORMERS_OFFLINE", "transformers", "placement", "no Hub calls (the older name of HF_HUB_OFFLINE)"),
+    _v("TRANSFORMERS_SDPA_FORCE_GQA", "transformers", "results", "grouped-query attention forced in SDPA"),
+    _v("TRANSFORMERS_DISABLE_DEEPGEMM_LINEAR", "transformers", "results", "FP8 linear layers without DeepGEMM"),
+    _v("USE_TORCH_XLA", "transformers", "results", "PyTorch models run through torch_xla when it is installed"),
 )
 
 #: every recorded variable, by name

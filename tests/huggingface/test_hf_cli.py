@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +131,16 @@ def test_guard_accepts_an_hf_reference(home: Path, keys: tuple[Path, Path]) -> N
     out = subprocess.run([sys.executable, "-c", code, str(keys[1])], env=_env(home), capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"True {home / 'hub' / 'models--org--m' / 'snapshots' / COMMIT}"
+
+
+def test_capture_records_the_hub_context_by_exact_name_and_never_the_token(tmp_path: Path) -> None:
+    train, serve = tmp_path / "train.fp", tmp_path / "serve.fp"
+    base = host_env(HF_TOKEN="hf_secretsecretsecret", HUGGING_FACE_HUB_TOKEN="hf_secretsecretsecret")
+    assert run_envprint(["capture", "--no-probes", "-q", "-o", str(train)], env=base).returncode == 0
+    serving = {**base, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_SDPA_FORCE_GQA": "1"}
+    assert run_envprint(["capture", "--no-probes", "-q", "-o", str(serve)], env=serving).returncode == 0
+    assert b"hf_secret" not in train.read_bytes() + serve.read_bytes()
+    out = run_envprint(["diff", str(train), str(serve), "--format", "json"])
+    paths = {f["path"]: (f["old"], f["new"]) for f in json.loads(out.stdout)["findings"]}
+    assert paths["env.HF_HUB_OFFLINE"] == (None, "1")
+    assert paths["env.TRANSFORMERS_SDPA_FORCE_GQA"] == (None, "1")
