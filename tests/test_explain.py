@@ -15,7 +15,7 @@ from envprint.probes import GROUPS
 from envprint.report import Finding, Severity
 
 ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDERS = {"name", "old", "new", "set_old"}
+PLACEHOLDERS = {"name", "old", "new", "set_old", "call"}
 
 
 def finding(kind: str, path: str, old: object, new: object, group: str | None = None) -> Finding:
@@ -41,8 +41,8 @@ def test_remedy_templates_use_known_placeholders_only(kind: str) -> None:
 def test_variable_remedies_restore_the_reference_value() -> None:
     set_it = explain(finding("determinism.threads", "determinism.variables.OPENBLAS_NUM_THREADS", "2", "1"))[1]
     unset_it = explain(finding("determinism.threads", "determinism.variables.OPENBLAS_NUM_THREADS", None, "1"))[1]
-    assert set_it.startswith("export OPENBLAS_NUM_THREADS=2 in the serving image")
-    assert unset_it.startswith("unset OPENBLAS_NUM_THREADS in the serving image")
+    assert set_it.startswith("export OPENBLAS_NUM_THREADS=2  #")  # a line to paste, then a shell comment
+    assert unset_it.startswith("unset OPENBLAS_NUM_THREADS  #")
     assert explain(finding("time.tz_variable", "locale_time.tz_env", "UTC", "Asia/Tokyo"))[1].startswith(
         "export TZ=UTC"
     )
@@ -50,7 +50,18 @@ def test_variable_remedies_restore_the_reference_value() -> None:
 
 def test_package_remedy_pins_the_reference_version() -> None:
     remedy = explain(finding("package.version", "packages.numpy.version", "2.3.5", "2.4.6"))[1]
-    assert remedy == "pin numpy==2.3.5 in the serving image (pip install 'numpy==2.3.5')."
+    assert remedy == "pip install 'numpy==2.3.5'"
+
+
+def test_framework_remedies_are_real_calls() -> None:
+    tf32 = finding("framework.precision", "determinism.frameworks.tensorflow.tensor_float_32", True, False)
+    assert explain(tf32)[1] == "tf.config.experimental.enable_tensor_float_32_execution(True)"
+    threads = finding("framework.threads", "determinism.frameworks.torch.num_threads", 4, 2)
+    assert explain(threads)[1] == "torch.set_num_threads(4)"
+    precision = finding(
+        "framework.precision", "determinism.frameworks.torch.float32_matmul_precision", "highest", "high"
+    )
+    assert explain(precision)[1] == "torch.set_float32_matmul_precision('highest')"
 
 
 def test_probe_why_starts_with_what_the_group_does_to_a_model() -> None:

@@ -83,11 +83,30 @@ def test_text_starts_with_the_verdict_then_labelled_inputs() -> None:
     assert lines[2].split() == ["b", "serve.fp", "UNSIGNED"]
 
 
-def test_text_groups_by_severity_critical_first_and_collapses_info() -> None:
+def test_text_groups_by_severity_critical_first_and_counts_info() -> None:
     text = render(serve_report(), Format.text)
-    assert text.index("CRITICAL (5)") < text.index("WARNING (4)") < text.index("INFO (8)")
-    info = text[text.index("INFO (8)") :].splitlines()[1:]
+    assert text.index("CRITICAL (5)") < text.index("WARNING (4)")
+    assert "INFO" not in text and text.rstrip().endswith("8 info finding(s) not shown: descriptive, or no effect on "
+                                                          "numbers (--verbose lists them)")  # fmt: skip
+    verbose = render(serve_report(), Format.text, verbose=True)
+    info = verbose[verbose.index("INFO (8)") :].splitlines()[1:]
     assert len(info) == 8 and all(line.startswith("  · ") for line in info)
+    assert "path" in verbose and "path" not in text
+
+
+def test_text_says_each_paragraph_once() -> None:
+    lines = [line.strip() for line in render(serve_report(), Format.text, width=400).splitlines()]
+    paragraphs = [line for line in lines if line.startswith(("why", "fix"))]
+    bodies = [p.split(None, 1)[1] for p in paragraphs if p.split(None, 1)[1] != "same as above"]
+    assert len(bodies) == len(set(bodies)), [b for b in bodies if bodies.count(b) > 1]
+
+
+def test_the_most_consequential_finding_comes_first() -> None:
+    findings = serve_report().findings
+    critical = [f for f in findings if f.severity is Severity.critical]
+    effects = [i for i, f in enumerate(critical) if f.kind == "probe.differs"]
+    versions = [i for i, f in enumerate(critical) if f.kind == "package.version"]
+    assert max(effects) < min(versions)  # a measured effect before a version change alone
 
 
 def test_text_is_plain_unless_color_is_asked_for() -> None:

@@ -72,6 +72,12 @@ def diff_(
             "-o", "--output", envvar="ENVPRINT_DIFF_OUTPUT", help="Write the report to this file instead of stdout."
         ),
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "-v", "--verbose", envvar="ENVPRINT_VERBOSE", help="Text: also list the info findings, with paths and kinds."
+        ),
+    ] = False,
 ) -> None:
     """Explain every difference between two fingerprints: exit 0 equivalent, 1 different, 2 unreadable, 3 untrusted."""
     report, reference, serving = _diff_report(a, b, key, require_signed=require_signed)
@@ -80,7 +86,7 @@ def diff_(
     if policy is not None:
         result, _ = judge(reference.policy, resolve_policy(policy), report, serving, log=logging.getLogger("envprint"))
     width = shutil.get_terminal_size((100, 24)).columns
-    text = render(report, format, width=width, color=color, policy=result)
+    text = render(report, format, width=width, color=color, policy=result, verbose=verbose)
     status = result.exit_code if result is not None else report.exit_status(Severity[fail_on.value])
     if output is None:
         sys.stdout.write(text)

@@ -35,7 +35,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from envprint.diffing.attribution import ATTRIBUTION, attribute
+from envprint.diffing.attribution import ATTRIBUTION, attribute, link_settings
 from envprint.diffing.identity import CONTEXT_KINDS, identity_digest, identity_projection
 from envprint.diffing.packages import (
     NUMERICS_PACKAGES,
@@ -73,6 +73,9 @@ __all__ = [
 
 
 _SECTION_ORDER = {f.name: i for i, f in enumerate(dataclasses.fields(Fingerprint))}
+#: within a severity, measured effects come before the differences that may explain them: the model's
+#: own predictions, then transforms, then numeric probes, then versions and settings
+_EFFECT_RANK = {"model.predictions": 0, "parity.differs": 1, "parity.error": 1, "probe.differs": 2}
 
 
 def diff(
@@ -103,8 +106,15 @@ def diff(
         why, remedy = explain(f)
         identity = f.identity and f.kind not in CONTEXT_KINDS
         explained.append(dataclasses.replace(f, why=why, remedy=remedy, identity=identity))
-    findings = attribute(explained, ctx)
-    findings.sort(key=lambda f: (-f.severity, _SECTION_ORDER.get(f.path.split(".", 1)[0], 99), f.path))
+    findings = attribute(link_settings(explained), ctx)
+    findings.sort(
+        key=lambda f: (
+            -f.severity,
+            _EFFECT_RANK.get(f.kind, 9),
+            _SECTION_ORDER.get(f.path.split(".", 1)[0], 99),
+            f.path,
+        )
+    )
     return DiffReport(a_label, b_label, tuple(findings), a_trust, b_trust)
 
 

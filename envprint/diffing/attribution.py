@@ -142,6 +142,44 @@ _UNEXPLAINED = (
 )
 
 
+#: a measured consequence -> the settings that determine it: when one of those differs too, it is the
+#: cause, and its fix is the consequence's fix (one cause, one fix)
+_SET_BY: Mapping[str, tuple[str, ...]] = {
+    "blas.libraries.*.num_threads": (
+        "determinism.variables.OPENBLAS_NUM_THREADS", "determinism.variables.OMP_NUM_THREADS",
+        "determinism.variables.MKL_NUM_THREADS", "determinism.variables.GOTO_NUM_THREADS",
+        "determinism.variables.BLIS_NUM_THREADS",
+    ),
+    "determinism.frameworks.*.intra_op_threads": (
+        "determinism.variables.TF_NUM_INTRAOP_THREADS", "determinism.variables.OMP_NUM_THREADS",
+    ),
+    "determinism.frameworks.*.num_threads": ("determinism.variables.OMP_NUM_THREADS",),
+    "locale_time.local_zone": ("locale_time.tz_env",),
+    "blas.libraries.*.architecture": ("determinism.variables.OPENBLAS_CORETYPE",),
+    "cpu.numpy_simd.found": (
+        "determinism.variables.NPY_DISABLE_CPU_FEATURES", "determinism.variables.NPY_ENABLE_CPU_FEATURES",
+    ),
+    "determinism.frameworks.tensorflow.onednn_enabled": ("determinism.variables.TF_ENABLE_ONEDNN_OPTS",),
+}  # fmt: skip
+
+
+def link_settings(findings: list[Finding]) -> list[Finding]:
+    """Returns the findings with each measured consequence pointing at the setting that caused it.
+
+    The thread pool size follows OPENBLAS_NUM_THREADS, the local zone follows TZ: the consequence
+    names the setting as its cause and takes its fix, so one cause has one fix.
+    """
+    out = []
+    for f in findings:
+        settings = next((paths for glob, paths in _SET_BY.items() if compiled_glob(glob).match(f.path)), ())
+        setting = next((s for p in settings for s in findings if s.path == p and s is not f), None)
+        if setting is None or f.kind in _EFFECTS:
+            out.append(f)
+        else:
+            out.append(dataclasses.replace(f, cause=f"set by {setting.title}", remedy=setting.remedy))
+    return out
+
+
 def attribute(findings: list[Finding], ctx: Context) -> list[Finding]:
     """Returns the findings with a likely cause (and its remedy) on every probe and golden-prediction difference.
 

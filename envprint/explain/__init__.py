@@ -56,6 +56,37 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+#: framework field -> the call that sets it back to training's value ({v}: that value, as Python)
+_CALLS: Mapping[str, str] = {
+    "tensorflow.op_determinism": "tf.config.experimental.enable_op_determinism()  # only turns it on",
+    "tensorflow.tensor_float_32": "tf.config.experimental.enable_tensor_float_32_execution({v})",
+    "tensorflow.intra_op_threads": "tf.config.threading.set_intra_op_parallelism_threads({v})",
+    "tensorflow.inter_op_threads": "tf.config.threading.set_inter_op_parallelism_threads({v})",
+    "tensorflow.onednn_enabled": "export TF_ENABLE_ONEDNN_OPTS={flag}  # before TensorFlow is imported",
+    "tensorflow.mixed_precision_policy": "keras.mixed_precision.set_global_policy({q})",
+    "torch.deterministic_algorithms": "torch.use_deterministic_algorithms({v})",
+    "torch.cudnn_deterministic": "torch.backends.cudnn.deterministic = {v}",
+    "torch.cudnn_benchmark": "torch.backends.cudnn.benchmark = {v}",
+    "torch.cudnn_allow_tf32": "torch.backends.cudnn.allow_tf32 = {v}",
+    "torch.matmul_allow_tf32": "torch.backends.cuda.matmul.allow_tf32 = {v}",
+    "torch.float32_matmul_precision": "torch.set_float32_matmul_precision({q})",
+    "torch.num_threads": "torch.set_num_threads({v})",
+    "torch.num_interop_threads": "torch.set_num_interop_threads({v})",
+    "torch.mkldnn_enabled": "torch.backends.mkldnn.enabled = {v}",
+    "torch.cpu_capability": "export ATEN_CPU_CAPABILITY={v}  # before torch is imported",
+    "jax.enable_x64": "jax.config.update('jax_enable_x64', {v})",
+    "jax.default_matmul_precision": "jax.config.update('jax_default_matmul_precision', {q})",
+}
+
+
+def _call(name: str, value: Any) -> str:
+    """Returns the pasteable call that restores a framework setting, or what to set when none exists."""
+    template = _CALLS.get(name)
+    if template is None:
+        return f"set {name} to {_show(value)} in the serving process, as in training"
+    return template.format(v=repr(value), q=repr(_show(value)), flag=1 if value else 0)
+
+
 def _setting(name: str, value: Any) -> str:
     if value is None:
         return f"unset {name}"
@@ -66,11 +97,18 @@ def explain(finding: Finding) -> tuple[str, str]:
     """Returns (why, remedy) for a finding from the catalogue, the remedy filled in with its values."""
     entry = CATALOGUE[finding.kind]
     name = _name(finding.path)
-    values = _Values(name=name, old=_show(finding.old), new=_show(finding.new), set_old=_setting(name, finding.old))
+    values = _Values(
+        name=name,
+        old=_show(finding.old),
+        new=_show(finding.new),
+        set_old=_setting(name, finding.old),
+        call=_call(name, finding.old),
+    )
     why, remedy = entry.why, entry.remedy
     if finding.kind == "probe.differs" and isinstance(finding.old, Mapping):
         group = str(finding.old.get("group"))
-        why = f"{PROBE_GROUPS[group]} {why}" if group in PROBE_GROUPS else why
+        # the group's own effect; the general paragraph about probes is said once, in the catalogue
+        why = PROBE_GROUPS.get(group, why)
         remedy = PROBE_REMEDIES.get(group, remedy)
     return why, remedy.format_map(values)
 

@@ -105,14 +105,14 @@ ENTRIES: tuple[Explanation, ...] = (
         "Numerics packages change kernels, defaults and algorithms between releases (numpy 2.3 "
         "changed float32 sums by 6 ULP and str(float32); scikit-learn changes estimator defaults), "
         "so a model validated on one version can score differently on another.",
-        "pin {name}=={old} in the serving image (pip install '{name}=={old}').",
+        "pip install '{name}=={old}'",
     ),
     Explanation(
         "package.build",
         "Package build differs",
         "The same version built differently (a +cu121 vs +cpu local label, another wheel tag or "
         "platform) links other BLAS, CUDA or SIMD code, so it computes differently.",
-        "install the training build of {name} ({old}) in the serving image, from the same index or wheel file.",
+        "pip install --force-reinstall '{name}=={old}'  # the training build, from the index or wheel training used",
     ),
     Explanation(
         "package.added",
@@ -126,7 +126,7 @@ ENTRIES: tuple[Explanation, ...] = (
         "Package installed only on side a",
         "A package the training environment had is missing: code paths that used it fall back to "
         "another implementation (or fail at import).",
-        "pin {name}=={old} in the serving image (pip install '{name}=={old}').",
+        "pip install '{name}=={old}'",
     ),
     Explanation(
         "package.unused",
@@ -307,8 +307,7 @@ ENTRIES: tuple[Explanation, ...] = (
         "BLAS thread count differs",
         "BLAS splits dot products and matrix products across threads; 1 thread and 2 threads sum "
         "in different orders (measured: 18 ULP on a dot product, 9 % of SGEMM elements).",
-        "Set the same thread count on both sides: export OPENBLAS_NUM_THREADS={old} (or "
-        "OMP_NUM_THREADS / MKL_NUM_THREADS) in the serving image.",
+        "export OPENBLAS_NUM_THREADS={old}  # or OMP_NUM_THREADS / MKL_NUM_THREADS, whichever the image sets",
     ),
     Explanation(
         "blas.version",
@@ -330,7 +329,7 @@ ENTRIES: tuple[Explanation, ...] = (
         "Hash seed differs",
         "PYTHONHASHSEED fixes the iteration order of sets of str, bytes, tuples and dates; another "
         "seed (or a random one) reorders vocabularies and category ids built from sets.",
-        "{set_old} in the serving image, as in training.",
+        "{set_old}",
     ),
     Explanation(
         "determinism.hash_randomization",
@@ -347,14 +346,14 @@ ENTRIES: tuple[Explanation, ...] = (
         "Variables like OPENBLAS_CORETYPE, MKL_CBWR, NPY_DISABLE_CPU_FEATURES, TF_ENABLE_ONEDNN_OPTS "
         "and ONEDNN_MAX_CPU_ISA choose which kernels run: float results move at the ULP level, and "
         "numpy's dispatch also changes argsort tie order.",
-        "{set_old} in the serving image, as in training.",
+        "{set_old}",
     ),
     Explanation(
         "determinism.precision",
         "Reduced-precision switch differs",
         "TF32, bf16 or lower matmul precision keeps 10 (or 7) mantissa bits instead of 23: float32 "
         "matmuls and convolutions move by about 1e-3 relative, enough to flip close decisions.",
-        "{set_old} in the serving image (e.g. NVIDIA_TF32_OVERRIDE=0, or torch.backends.cuda.matmul.allow_tf32=False).",
+        "{set_old}",
     ),
     Explanation(
         "determinism.flag",
@@ -362,21 +361,21 @@ ENTRIES: tuple[Explanation, ...] = (
         "Determinism switches (TF_DETERMINISTIC_OPS, TF_CUDNN_DETERMINISTIC, CUBLAS_WORKSPACE_CONFIG, "
         "XLA flags) select other GPU algorithms or compiled kernels, which changes results and "
         "their run-to-run stability.",
-        "{set_old} in the serving image, as in training.",
+        "{set_old}",
     ),
     Explanation(
         "determinism.backend",
         "Backend or device selection differs",
         "KERAS_BACKEND, JAX_ENABLE_X64, TF_USE_LEGACY_KERAS and CUDA_VISIBLE_DEVICES choose which "
         "framework, dtype or device runs the model: a different one computes differently.",
-        "{set_old} in the serving image, as in training.",
+        "{set_old}",
     ),
     Explanation(
         "determinism.threads",
         "Thread-count variable differs",
         "OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and friends set how reductions are split across "
         "threads; a different split sums in a different order (ULP-level differences).",
-        "{set_old} in the serving image, as in training; better, set it explicitly on both sides.",
+        "{set_old}  # better: set it explicitly on both sides",
     ),
     Explanation(
         "determinism.seed",
@@ -397,36 +396,34 @@ ENTRIES: tuple[Explanation, ...] = (
         "framework.version",
         "Framework module version differs",
         "The imported module's version; the package finding for the same change carries its severity.",
-        "Follow the remedy of the package finding for this framework (pin its training version).",
+        "follow the fix of the {name} package finding",
     ),
     Explanation(
         "framework.determinism",
         "Framework determinism setting differs",
         "Op determinism and cuDNN determinism/benchmark select other (deterministic or autotuned) "
         "algorithms, so results and their run-to-run stability change.",
-        "Apply the training setting in the serving process ({name} = {old}).",
+        "{call}",
     ),
     Explanation(
         "framework.precision",
         "Framework precision setting differs",
         "TF32, float32_matmul_precision, mixed precision and x64 switches change the precision "
         "float32 work is done in: results move by up to 1e-3 relative.",
-        "Apply the training setting in the serving process ({name} = {old}), e.g. "
-        "torch.backends.cuda.matmul.allow_tf32=False or "
-        "tf.config.experimental.enable_tensor_float_32_execution(False).",
+        "{call}",
     ),
     Explanation(
         "framework.kernel",
         "Framework kernel library setting differs",
         "oneDNN on or off, and the ATen CPU capability, select other kernels (TensorFlow softmax "
         "moved 6 ULP with oneDNN off, and MatMul lost batch invariance).",
-        "Apply the training setting ({name} = {old}), e.g. TF_ENABLE_ONEDNN_OPTS or ATEN_CPU_CAPABILITY.",
+        "{call}",
     ),
     Explanation(
         "framework.threads",
         "Framework thread pool differs",
         "Intra-op threads split reductions in torch (2-3 ULP measured) and schedule TensorFlow ops.",
-        "Set the thread pools explicitly in the serving process ({name} = {old}).",
+        "{call}",
     ),
     Explanation(
         "framework.cuda",
@@ -445,7 +442,7 @@ ENTRIES: tuple[Explanation, ...] = (
         "framework.setting",
         "Other framework setting differs",
         "A framework setting envprint records but has no specific rule for differs.",
-        "Apply the training setting ({name} = {old}) in the serving process.",
+        "{call}",
     ),
     # --------------------------------------------------------------------------------- env, time
     Explanation(
@@ -453,21 +450,21 @@ ENTRIES: tuple[Explanation, ...] = (
         "Allow-listed environment variable differs",
         "An allow-listed numerics variable (NCCL_*, CUDA_*, LD_PRELOAD...) differs; these change "
         "libraries loaded or their configuration.",
-        "{set_old} in the serving image, as in training.",
+        "{set_old}",
     ),
     Explanation(
         "time.tz_variable",
         "TZ variable differs",
         "TZ selects the local time zone: hour-of-day and weekday features, naive datetime "
         "timestamps and DST handling change with it.",
-        "{set_old} in the serving image, as in training, so local time resolves to the training zone.",
+        "{set_old}",
     ),
     Explanation(
         "time.zone",
         "Local time zone differs",
         "Local-time features (hour of day, weekday, date boundaries) and naive datetime.timestamp() "
         "are computed in the local zone; another zone shifts them by hours and moves DST edges.",
-        "Set TZ={old} in the serving image (or compute features in UTC explicitly).",
+        "export TZ={old}  # or compute local-time features in UTC explicitly",
     ),
     Explanation(
         "time.tzdata",
@@ -490,7 +487,7 @@ ENTRIES: tuple[Explanation, ...] = (
         "Locale variable differs",
         "LANG and LC_* decide the locale an application gets when it calls setlocale, and LC_CTYPE "
         "the text encoding at startup.",
-        "{set_old} in the serving image, as in training.",
+        "{set_old}",
     ),
     Explanation(
         "locale.encoding",

@@ -46,16 +46,17 @@ def render(
     width: int = 100,
     color: bool = False,
     policy: PolicyResult | None = None,
+    verbose: bool = False,
 ) -> str:
     """Returns `report` rendered in `format`, with the policy's decisions when given.
 
-    `width` and `color` apply to text only. The policy is a section after the findings (text,
-    Markdown) or the "policy" key of the document (JSON).
+    `width`, `color` and `verbose` (list info findings) apply to text only. The policy is a section
+    after the findings (text, Markdown) or the "policy" key of the document (JSON).
     """
     if format is Format.json:
         return render_json(report, policy=policy_data(policy) if policy is not None else None)
     if format is Format.text:
-        text = render_text(report, width=width, color=color)
+        text = render_text(report, width=width, color=color, verbose=verbose)
     elif format is Format.markdown:
         text = render_markdown(report)
     else:

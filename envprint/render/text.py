@@ -1,6 +1,7 @@
 """Renders a diff report for people: a one-line verdict, the two inputs with their trust, then the
-findings by severity (critical first), each with its magnitude, likely cause, why and remedy.
-Info findings take one line each. Plain text (no color, no control codes) unless `color` is set.
+critical and warning findings, most consequential first, each with its likely cause, why and fix —
+each paragraph said once. Info findings are counted (``--verbose`` lists them, one line each).
+Plain text (no color, no control codes) unless `color` is set.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ _MARK = {Severity.critical: "✗", Severity.warning: "!", Severity.info: "·"}
 _TRUST_STYLE = {"verified": "bold green", "live": "bold cyan", "unsigned": "bold yellow"}
 
 
-def render_text(report: DiffReport, *, width: int = 100, color: bool = False) -> str:
-    """Returns the report as text `width` columns wide, with ANSI colors only when `color`."""
+def render_text(report: DiffReport, *, width: int = 100, color: bool = False, verbose: bool = False) -> str:
+    """Returns the report as text `width` columns wide, with ANSI colors only when `color`.
+
+    Critical and warning findings are shown, each paragraph once; info findings are counted, and
+    listed one per line with `verbose` (which also shows each finding's path and kind).
+    """
     from rich.console import Console
 
     console = Console(
@@ -34,7 +39,7 @@ def render_text(report: DiffReport, *, width: int = 100, color: bool = False) ->
         legacy_windows=False,
         soft_wrap=False,
     )
-    for renderable in _renderables(report):
+    for renderable in _renderables(report, verbose=verbose):
         console.print(renderable)
     out: str = console.file.getvalue()  # type: ignore[attr-defined]  # the StringIO given above
     if color:
@@ -42,10 +47,10 @@ def render_text(report: DiffReport, *, width: int = 100, color: bool = False) ->
     return "".join(line.rstrip() + "\n" for line in out.splitlines())  # grid cells pad to the width
 
 
-def _renderables(report: DiffReport) -> list[Any]:
+def _renderables(report: DiffReport, *, verbose: bool) -> list[Any]:
     from rich.text import Text
 
-    seen_why: set[str] = set()  # a why shown once is not repeated for the next finding of its kind
+    said: set[str] = set()  # a why or a fix already shown is not repeated
     head_style = "bold green" if report.equivalent else "bold red"
     parts: list[Any] = [Text(report.verdict, style=head_style)]
     for side, label, trust in (("a", report.a_label, report.a_trust), ("b", report.b_label, report.b_trust)):
@@ -58,11 +63,20 @@ def _renderables(report: DiffReport) -> list[Any]:
         findings = report.at(severity)
         if not findings:
             continue
+        if severity is Severity.info and not verbose:
+            parts.append(Text(""))
+            parts.append(
+                Text(
+                    f"{len(findings)} info finding(s) not shown: descriptive, or no effect on numbers "
+                    "(--verbose lists them)",
+                    style="dim",
+                )
+            )
+            continue
         parts.append(Text(""))
         parts.append(Text(f"{severity.name.upper()} ({len(findings)})", style=_SEVERITY_STYLE[severity]))
         for f in findings:
-            parts.extend(_info_line(f) if severity is Severity.info else _detailed(f, seen_why))
-            seen_why.add(f.why)
+            parts.extend(_info_line(f) if severity is Severity.info else _detailed(f, said, verbose=verbose))
     return parts
 
 
@@ -77,7 +91,7 @@ def _info_line(f: Finding) -> list[Any]:
     return [line]
 
 
-def _detailed(f: Finding, seen_why: set[str]) -> list[Any]:
+def _detailed(f: Finding, said: set[str], *, verbose: bool) -> list[Any]:
     from rich.padding import Padding
     from rich.table import Table
     from rich.text import Text
@@ -89,13 +103,17 @@ def _detailed(f: Finding, seen_why: set[str]) -> list[Any]:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column(overflow="fold")
-    grid.add_row("path", Text.assemble(f.path, (f"  [{f.kind}]", "dim")))
-    if f.magnitude is not None:
+    if verbose:
+        grid.add_row("path", Text.assemble(f.path, (f"  [{f.kind}]", "dim")))
+    if f.magnitude is not None and verbose:
         grid.add_row("magnitude", f.magnitude.describe())
     if f.cause:
         grid.add_row("cause", f.cause)
-    if f.why:
-        grid.add_row("why", Text("same as above", style="dim") if f.why in seen_why else f.why)
+    if f.why and f.why not in said:
+        grid.add_row("why", f.why)
+        said.add(f.why)
     if f.remedy:
-        grid.add_row("remedy", Text(f.remedy, style="green"))
-    return [head, Padding(grid, (0, 0, 0, 6))]
+        seen = f.remedy in said
+        grid.add_row("fix", Text("same as above", style="dim") if seen else Text(f.remedy, style="green"))
+        said.add(f.remedy)
+    return [head, Padding(grid, (0, 0, 0, 6))] if grid.row_count else [head]
