@@ -23,9 +23,11 @@ signed ignore list; anything else added, changed or missing refuses.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -226,8 +228,14 @@ def download(reference: str, dst: str | os.PathLike[str] | None = None) -> Resol
 
 
 def resolve(reference: str) -> ResolvedArtifact:
-    """Returns the downloaded model of a models:/ or runs:/ reference: the resolver of `envprint.artifact.refs`."""
-    return download(reference)
+    """Returns the downloaded model of a models:/ or runs:/ reference: the resolver of `envprint.artifact.refs`.
+
+    The download goes to a new temporary folder, removed when the process exits (`envprint check`
+    leaves nothing behind); to keep it, or to load what was verified, use `download(dst=)` or `load_model`.
+    """
+    target = Path(tempfile.mkdtemp(prefix="envprint-mlflow-"))
+    atexit.register(shutil.rmtree, target, True)
+    return download(reference, target)
 
 
 def load_model(
