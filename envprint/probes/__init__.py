@@ -1,11 +1,12 @@
 """Numeric probes: computations on fixed inputs whose exact bits reveal how this host computes.
 
 A probe is a name, a group, a line saying what it detects and a `run()` returning named outputs
-and decoded flags (`Probe`, `Raw`). `run_suite()` runs the registered probes twice each within a
-time budget and records a `ProbeResult` per probe: digests of the exact bits, samples to measure
-ULP distances, block digests to estimate how much differs. `compare()` says how two results of
-one probe differ. The suite never imports a framework, never sets a thread count, a locale, a
-seed or an error state, and never raises for a probe that fails. See docs/probes.md.
+and decoded flags (`Probe`, `Raw`). `run_suite()` runs the registered probes within a time budget,
+twice each where a result can vary within a process, and records a `ProbeResult` per probe: digests
+of the exact bits, samples to measure ULP distances, block digests to estimate how much differs.
+`compare()` says how two results of one probe differ. The suite never imports a framework, never
+sets a thread count, a locale, a seed or an error state, and never raises for a probe that fails.
+See docs/probes.md.
 """
 
 from __future__ import annotations
