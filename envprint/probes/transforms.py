@@ -14,7 +14,6 @@ import dataclasses
 import datetime
 import hashlib
 import importlib
-import importlib.metadata
 import importlib.util
 import json
 import math
@@ -250,6 +249,8 @@ def discover(modules: Iterable[str] = (), *, entry_points: bool = True) -> tuple
     for module in modules:
         _import_source(module)
     if entry_points:
+        import importlib.metadata  # ~15 ms with email and zipfile: only entry-point discovery pays it
+
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             where = f"entry point {ep.name} = {ep.value} ({ENTRY_POINT_GROUP})"
             try:
