@@ -183,6 +183,7 @@ def scan(root: str, *, ignored: Collection[str] = (), links: LinkResolver | None
     files: list[Entry] = []
     bad: list[FileChange] = []
     skipped: list[tuple[str, int]] = []
+    ignored = frozenset(ignored)
     stack = [("", root)]
     while stack:
         prefix, abs_dir = stack.pop()
