@@ -183,17 +183,24 @@ print(json.dumps({"first_ms": first_ms, "warm_ms": warm[len(warm) // 2], "wakeup
 """
 
 
+def _keypair(work: Path, env: dict[str, str]) -> Path:
+    """Returns the PREFIX of this run's key pair (PREFIX.key, PREFIX.pub), made on first use."""
+    prefix = work / "bench"
+    if not prefix.with_suffix(".key").exists():
+        subprocess.run([PY, "-m", "envprint", "keygen", "-o", str(prefix)], env=env, check=True, capture_output=True)
+    return prefix
+
+
 def _model_with_key(work: Path, env: dict[str, str]) -> tuple[Path, Path]:
     """Returns (model dir, public key) after capturing a signed fingerprint bound to a 1 MiB model, with probes."""
     model = work / "model"
+    key = _keypair(work, env)
     if not (model / "envprint.fp").exists():
         model.mkdir(exist_ok=True)
         (model / "weights.bin").write_bytes(os.urandom(MIB))
-        subprocess.run([PY, "-m", "envprint", "keygen", "-o", str(work / "bench")], env=env, check=True,
-                       capture_output=True)  # fmt: skip
         subprocess.run([PY, "-m", "envprint", "capture", "-q", "--artifact", str(model), "--key",
-                        str(work / "bench.key")], env=env, check=True)  # fmt: skip
-    return model, work / "bench.pub"
+                        f"{key}.key"], env=env, check=True)  # fmt: skip
+    return model, key.with_suffix(".pub")
 
 
 def bench_startup(env: dict[str, str], work: Path, repeat: int) -> dict[str, Any]:
@@ -287,9 +294,7 @@ def bench_verify(env: dict[str, str], work: Path, size: int, repeat: int) -> dic
     with open(big, "wb") as f:
         for _ in range(size // len(block)):
             f.write(block)
-    key = work / "bench"
-    if not Path(f"{key}.key").exists():
-        subprocess.run([PY, "-m", "envprint", "keygen", "-o", str(key)], env=env, check=True, capture_output=True)
+    key = _keypair(work, env)
     subprocess.run([PY, "-m", "envprint", "capture", "-q", "--no-probes", "--artifact", str(model), "--key",
                     f"{key}.key"], env=env, check=True)  # fmt: skip
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
