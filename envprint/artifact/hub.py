@@ -257,5 +257,8 @@ def _by_prefix(cache: Path, hub: _HubApi, ref: HubReference, revision: str) -> s
 
 
 def _first_line(e: BaseException) -> str:
+    """Returns the first sentence of an exception's message (huggingface_hub's run on with advice of its own)."""
     lines = str(e).strip().splitlines()
-    return lines[0][:200] if lines else ""
+    first = lines[0] if lines else ""
+    sentence = first.split(". ", 1)[0].rstrip(".")
+    return sentence if len(sentence) <= 200 else sentence[:199] + "…"

@@ -72,13 +72,17 @@ class ArtifactCheck:
         if self.linked:
             lines.append(f"    {self.linked} file(s) read through Hub cache links into the repository's blobs/")
         if self.shards:
-            lines.append(f"    {self.shards} shard(s) of {m.shard_size} bytes hashed in parallel")
+            lines.append(f"    {self.shards} shard(s) of {_size(m.shard_size)} hashed in parallel")
         if self.cached:
             lines.append(f"    {self.cached} file(s) confirmed by the verified-digest cache, not read")
         lines.extend(
             f"--  ignored {path} ({size} bytes): on the signed ignore list, not checked" for path, size in self.ignored
         )
         return lines
+
+
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MiB" if n % (1024 * 1024) == 0 else f"{n} bytes"
 
 
 class _Plan:
