@@ -49,8 +49,10 @@ def read_regular(
         if st.st_size > limit:
             raise error(f"{p}: {st.st_size} bytes is too large for a {what} file (limit {limit})")
         chunks, size = [], 0
+        want = st.st_size + 1  # the whole file in one read: one copy (b"".join of one chunk returns it)
         while True:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            chunk = os.read(fd, min(want, limit + 1 - size))
+            want = 1 << 20  # the file grew while being read
             if not chunk:
                 break
             chunks.append(chunk)

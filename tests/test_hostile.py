@@ -188,7 +188,10 @@ def test_the_cost_estimate_bounds_what_decoding_allocates(kind: str) -> None:
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        (b"\x81\xa4meta" + (b"\xdd" + struct.pack(">I", 1_000_000)) * 1000, "claim 1000000 more elements but only 4995 bytes remain"),
+        (
+            b"\x81\xa4meta" + (b"\xdd" + struct.pack(">I", 1_000_000)) * 1000,
+            "claim 1000000 more elements but only 4995 bytes remain",
+        ),
         (b"\x81\xa4meta" + b"\x91" * 100 + b"\xc0", "nested more than 48 levels deep"),
         (b"\x81\xa4meta" + b"\xc7\x01\x01x", "extension type 0xc7"),
         (b"\x81\xa4meta" + b"\xc1", "invalid msgpack type byte 0xc1"),
@@ -221,10 +224,10 @@ def test_a_large_genuine_manifest_is_within_the_budget(local_fingerprint: envpri
     assert fp.artifact is not None and len(fp.artifact.files) == 30_000
 
 
-# Readers run in a fresh process each, so ru_maxrss (the process's peak) measures that read alone.
+# Readers run in a fresh process each: its peak resident set (VmHWM) minus the resident set just before reading.
 READER = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, sys
     reader, path, pub = sys.argv[1:4]
     import envprint
     from envprint import cli, codec
@@ -233,7 +236,12 @@ READER = textwrap.dedent(
             "show": ["show", path], "fleet": ["fleet", "group", path]}.get(reader)
     if argv:
         cli.load_commands(argv)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def status(field):  # bytes; VmHWM is this process image's peak (ru_maxrss keeps the spawning parent's)
+        line = next(line for line in open("/proc/self/status") if line.startswith(field + ":"))
+        return int(line.split()[1]) * 1024
+
+    before = status("VmRSS")
     outcome = "read"
     try:
         if reader == "read":
@@ -246,8 +254,7 @@ READER = textwrap.dedent(
         outcome = f"{type(e).__name__}: {e.message[:300]}"
     except SystemExit as e:
         outcome = f"exit {e.code}"
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"outcome": outcome, "grown": after - before}))
+    print(json.dumps({"outcome": outcome, "grown": status("VmHWM") - before}))
     """
 )
 SIZE = 64 * 2**20
@@ -309,7 +316,7 @@ def test_every_reader_reads_a_64_mib_hostile_file_within_bounded_memory(
         assert out["outcome"].startswith("FingerprintFormatError"), out
     else:
         assert out["outcome"] == "exit 2", out  # unreadable input, never an internal error (70)
-    if shape == "repro":  # refused by the claims check, before anything is allocated
+    if shape == "repro":  # refused before decoding: the file, the payload and the signed bytes, no more
         assert out["grown"] <= 3 * path.stat().st_size + 50 * 2**20, out
 
 
