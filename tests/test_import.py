@@ -58,3 +58,20 @@ def test_the_package_has_no_import_cycle_and_few_deferred_own_imports() -> None:
     graph, deferred = import_graph(Path(__import__("envprint").__file__).parent)
     assert find_cycles(graph) == []
     assert len(deferred) <= 25, deferred
+
+
+def test_envprint_capture_imports_only_what_the_command_needs(tmp_path: Path) -> None:
+    """The command path stays light (issue 18): what a capture without a key, a terminal or a GPU never imports."""
+    from envprint.collect.gpu import nvidia_absent
+
+    out = tmp_path / "a.fp"
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "envprint", "capture", "--no-probes", "-o", str(out)],
+        env=host_env(), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    never = {"rich", "cryptography", "importlib.metadata", "email", "zipfile", "envprint.golden", "envprint.parity"}
+    if nvidia_absent() is not None:
+        never.add("pynvml")
+    assert {m for m in imported if m in never or m.split(".")[0] in never} == set()
+    assert {"numpy", "threadpoolctl", "envprint.capturing"} <= imported  # what it measures with
