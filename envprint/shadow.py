@@ -353,7 +353,8 @@ def _npy_header(f: Any, path: Path) -> tuple[tuple[int, ...], np.dtype[Any]]:
     elif version in ((2, 0), (3, 0)):  # 3.0 is 2.0 with a UTF-8 header (non-latin-1 field names)
         shape, _, dtype = np.lib.format.read_array_header_2_0(f)
     else:
-        raise UsageError(f"{path}: .npy format version {version[0]}.{version[1]} is not supported")
+        major, minor = version
+        raise UsageError(f"{path}: not a valid .npy file (format version {major}.{minor} is not one numpy writes)")
     if dtype.hasobject:
         raise UsageError(f"{path}: an .npy array of Python objects (pickled): save numbers, not objects")
     return tuple(shape), dtype
