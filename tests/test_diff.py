@@ -106,6 +106,16 @@ def _probe_with(**changes: Any) -> ProbeResult:
     return dataclasses.replace(GEMM, **changes)
 
 
+def _golden(scale: float) -> ProbeResult:
+    """Returns recorded golden predictions (a transform probe of kind "model") of a model scaled by `scale`."""
+    import numpy as np
+
+    from envprint import parity
+
+    x = np.array([[0.5, 1.0], [2.0, 0.25]])
+    return parity.Transform("predictions", lambda v: v.sum(axis=1) * scale, x, kind="model").record()
+
+
 def _fill(fill: float, *, raises: bool = False) -> ProbeResult:
     """Returns a recorded transform probe (group "parity") that fills missing ages with `fill`."""
     import numpy as np
@@ -264,6 +274,13 @@ PAIRS: list[Pair] = [
      lambda: with_probe(T(), "fill_age", _fill(37.5, raises=True))),
     ("parity.missing", "probes.fill_age", Severity.warning, lambda: with_probe(T(), "fill_age", _fill(37.5)), T),
     ("parity.added", "probes.fill_age", Severity.info, T, lambda: with_probe(T(), "fill_age", _fill(37.5))),
+    ("model.predictions", "probes.predictions", Severity.critical, lambda: with_probe(T(), "predictions", _golden(1.0)),
+     lambda: with_probe(T(), "predictions", _golden(1.5))),
+    ("model.match", "probes.predictions", Severity.info, lambda: with_probe(T(), "predictions", _golden(1.0)),
+     lambda: with_probe(T(), "predictions", _golden(1.0))),
+    ("model.unchecked", "probes.predictions", Severity.warning, lambda: with_probe(T(), "predictions", _golden(1.0)),
+     T),
+    ("golden.inputs", "golden_inputs", Severity.info, T, lambda: T().replace(golden_inputs={"predictions": b"x"})),
 ]  # fmt: skip
 
 

@@ -410,3 +410,11 @@ def test_discover_imports_a_python_file(registry: None, tmp_path: Path) -> None:
     assert parity.discover([str(source)], entry_points=False) == ("from_file",)
     with pytest.raises(UsageError, match="no such file"):
         parity.discover([str(tmp_path / "absent.py")], entry_points=False)
+
+
+def test_synthetic_profiles_are_part_of_the_parity_api() -> None:
+    from envprint.golden import synthetic as from_golden
+
+    assert parity.synthetic is from_golden
+    rows = parity.synthetic(50, columns={"age": 40.0}, seed=3)
+    assert len(rows) == 50 and rows == parity.synthetic(50, columns={"age": 40.0}, seed=3)

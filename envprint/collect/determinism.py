@@ -126,10 +126,8 @@ def _tf_devices(tf: Any) -> Callable[[], str]:
 
         # listing devices initialises the runtime (and GPU contexts); only read what already exists
         if not context.context()._context_handle:
-            raise _NotYet(
-                "the TensorFlow runtime is not initialised yet (envprint does not initialise it); "
-                "run one prediction, or tf.config.list_logical_devices(), before capturing to measure it"
-            )
+            # envprint does not initialise it: the remedy of measured.pending says how to measure it
+            raise _NotYet("TensorFlow runtime not initialised")
         return ",".join(sorted(d.name for d in tf.config.get_visible_devices()))
 
     return read

@@ -160,6 +160,7 @@ _SET_BY: Mapping[str, tuple[str, ...]] = {
         "determinism.variables.NPY_DISABLE_CPU_FEATURES", "determinism.variables.NPY_ENABLE_CPU_FEATURES",
     ),
     "determinism.frameworks.tensorflow.onednn_enabled": ("determinism.variables.TF_ENABLE_ONEDNN_OPTS",),
+    "determinism.frameworks.tensorflow.op_determinism": ("determinism.variables.TF_DETERMINISTIC_OPS",),
 }  # fmt: skip
 
 
@@ -172,6 +173,9 @@ def link_settings(findings: list[Finding]) -> list[Finding]:
     out = []
     for f in findings:
         settings = next((paths for glob, paths in _SET_BY.items() if compiled_glob(glob).match(f.path)), ())
+        if f.path.startswith("blas.libraries.") and f.path.endswith(".version"):
+            # a bundled BLAS's version follows the distribution that ships it ("numpy/openblas": numpy)
+            settings = (f"packages.{f.path.split('.')[2].split('/')[0]}.version",)
         setting = next((s for p in settings for s in findings if s.path == p and s is not f), None)
         if setting is None or f.kind in _EFFECTS:
             out.append(f)
@@ -255,9 +259,9 @@ def _cause_text(factors: list[tuple[str, list[Finding]]]) -> str:
         head, *corroboration = first
         text = f"likely cause: {_as_cause(head)}"
         return text + (" (" + "; ".join(_as_cause(c) for c in corroboration[:2]) + ")" if corroboration else "")
-    listed = "; ".join(_as_cause(shown[0]) for _, shown in factors[:3])
+    listed = ", or ".join(_as_cause(shown[0]) for _, shown in factors[:3])
     more = f" (+{len(factors) - 3} more)" if len(factors) > 3 else ""
-    return f"unverified, {len(factors)} candidate causes, most likely first: {listed}{more}"
+    return f"unverified, most likely first: {listed}{more}"
 
 
 def _as_cause(f: Finding) -> str:

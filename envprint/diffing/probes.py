@@ -153,7 +153,7 @@ def _probe_detail(c: ProbeComparison, m: Magnitude) -> str:
     if outputs:
         parts.append("in " + ", ".join(outputs[:4]) + (f" +{len(outputs) - 4}" if len(outputs) > 4 else ""))
     if c.unsampled_outputs:
-        parts.append("magnitude unknown: differs outside the samples")
+        parts.append("outside the samples")
     if m.categorical:
         parts.append("categorical")
     return "; ".join(parts) if parts else "digest differs"

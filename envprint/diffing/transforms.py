@@ -39,7 +39,8 @@ def transform_findings(
             continue
         if result.status == "missing":
             if model:
-                title = f"golden predictions {name} recorded, not re-run here: {_HOW}"
+                which = "" if name == "predictions" else f" {name}"
+                title = f"golden predictions{which} recorded, not re-run here"
                 out.append(Finding("model.unchecked", path, Severity.warning, "recorded", None, title))
                 continue
             title = f"transform probe {name}: {result.summary()}"
@@ -84,8 +85,6 @@ def transform_findings(
     )
     return out
 
-
-_HOW = "pass model= to envprint.guard() (or predict=) so the model's own outputs are compared"
 
 
 def _match(path: str, result: ProbeParity, *, exact: bool) -> Finding:

@@ -103,17 +103,29 @@ def unavailable_finding(ctx: Context, path: str, a: Any, b: Any) -> Finding:
     warning saying how. Unavailable in the reference only is a warning (nothing to hold b to); on
     both sides, info (a difference of what could be measured, not of the environments).
     """
+    what = readable(path)
     if isinstance(a, Unavailable) and isinstance(b, Unavailable):
-        title = f"{path}: unavailable on both sides, for different reasons"
+        title = f"{what}: unavailable on both sides, for different reasons"
         return finding(path, "measured.unavailable", INFO, a, b, title, identity=False)
     if isinstance(a, Unavailable):
-        title = f"{path}: unavailable in {ctx.a_label} ({a.reason}) → measured"
+        title = f"{what}: unavailable in {ctx.a_label} ({a.reason}) → measured"
         return finding(path, "measured.unavailable", WARN, a, b, title)
     if is_pending(b):
-        title = f"{path}: not measured yet in {ctx.b_label} ({b.reason.removeprefix(PENDING)})"
+        reason = b.reason.removeprefix(PENDING).split(": ", 1)[-1]
+        title = f"{what} not measured yet in {ctx.b_label}: {reason}"
         return finding(path, "measured.pending", WARN, a, b, title)
-    title = f"{path}: measured in {ctx.a_label} ({show(a)}), cannot be measured in {ctx.b_label} ({b.reason})"
+    title = f"{what}: measured in {ctx.a_label} ({show(a)}), cannot be measured in {ctx.b_label} ({b.reason})"
     return finding(path, "measured.unavailable", CRIT, a, b, title)
+
+
+def readable(path: str) -> str:
+    """Returns a field path as a title names it: "tensorflow visible_devices", "OMP_NUM_THREADS", "numpy version"."""
+    parts = path.split(".")
+    if parts[0] == "determinism" and len(parts) >= 3 and parts[1] in ("frameworks", "variables", "seeds"):
+        return " ".join(parts[2:])
+    if parts[0] == "packages" and len(parts) >= 2:
+        return " ".join(parts[1:])
+    return path
 
 
 def present_detail(value: Any) -> str:

@@ -44,8 +44,7 @@ ENTRIES: tuple[Explanation, ...] = (
         "The serving process can measure this value only later in its life (a framework runtime "
         "that starts with the first prediction). It is not known to differ; it is reported so the "
         "gap is visible.",
-        "Measure it before the check: run one prediction (or tf.config.list_logical_devices()) before "
-        "envprint.guard(), or capture after the model has served once.",
+        "run one prediction before envprint.guard() (or capture after the model has served once)",
     ),
     Explanation(
         "meta.schema",
@@ -103,8 +102,7 @@ ENTRIES: tuple[Explanation, ...] = (
         "package.version",
         "Package version differs",
         "Numerics packages change kernels, defaults and algorithms between releases (numpy 2.3 "
-        "changed float32 sums by 6 ULP and str(float32); scikit-learn changes estimator defaults), "
-        "so a model validated on one version can score differently on another.",
+        "changed float32 sums by 6 ULP), so a model can score differently on another version.",
         "pip install '{name}=={old}'",
     ),
     Explanation(
@@ -628,7 +626,7 @@ ENTRIES: tuple[Explanation, ...] = (
         "Golden predictions recorded, not re-run",
         "The fingerprint carries the model's golden predictions, but this check did not run the "
         "model, so the differences found are judged without knowing their consequence.",
-        "Pass the loaded model to the guard: envprint.guard(MODEL_DIR, trusted_keys=[...], model=model).",
+        "envprint.guard(..., model=model)  # re-runs the golden predictions",
     ),
     Explanation(
         "golden.inputs",

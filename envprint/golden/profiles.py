@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from envprint.errors import UsageError
-from envprint.parity import EdgeCases, edge_cases
+from envprint.parity.edge_cases import edge_cases
+from envprint.probes.transforms import EdgeCases
 
 __all__ = ["DEFAULT_ZONES", "GAMMA", "column_key", "mix64", "splitmix64", "synthetic"]
 

@@ -26,11 +26,13 @@ See docs/parity.md.
 
 This package is the public face of parity: registration and recording live with the other probes
 (`envprint.probes.transforms`), comparison in `envprint.parity.compare`, edge cases in
-`envprint.parity.edge_cases`.
+`envprint.parity.edge_cases`; `synthetic` profiles (edge cases, then seeded random rows) in
+`envprint.golden.profiles`.
 """
 
 from __future__ import annotations
 
+from envprint.golden.profiles import synthetic
 from envprint.parity.compare import Mismatch, ParityReport, ProbeParity, check, compare
 from envprint.parity.edge_cases import edge_cases
 from envprint.probes.transforms import (
@@ -77,6 +79,7 @@ __all__ = [
     "register_transform",
     "registered",
     "rerun",
+    "synthetic",
     "unregister",
     "vocabulary_probe",
 ]
