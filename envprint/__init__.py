@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     from envprint.capturing import capture
     from envprint.codec import load
     from envprint.diffing import diff
-    from envprint.predictions import golden_predictions
     from envprint.model import Fingerprint, Unavailable
     from envprint.parity import probe
+    from envprint.predictions import golden_predictions
     from envprint.seeding import seed_everything
     from envprint.serving import guard
 

@@ -75,7 +75,7 @@ def diff_(
     verbose: Annotated[
         bool,
         typer.Option(
-            "-v", "--verbose", envvar="ENVPRINT_VERBOSE", help="Text: also list the info findings, with paths and kinds."
+            "-v", "--verbose", envvar="ENVPRINT_VERBOSE", help="Text: also list info findings, with paths and kinds."
         ),
     ] = False,
 ) -> None:
