@@ -242,6 +242,7 @@ PAIRS: list[Pair] = [
     ("framework.setting", "determinism.frameworks.tensorflow.xla_something", Severity.warning,
      lambda: with_framework(T(), **TF), lambda: with_framework(T(), **{**TF, "xla_something": 2})),
     ("env.variable", "env.LD_PRELOAD", Severity.warning, T, lambda: T().replace(env={"LD_PRELOAD": "/x.so"})),
+    ("env.placement", "env.KMP_AFFINITY", Severity.info, T, lambda: T().replace(env={"KMP_AFFINITY": "compact"})),
     ("time.tz_variable", "locale_time.tz_env", Severity.warning, T,
      lambda: with_locale(T(), tz_env="Asia/Tokyo", local_zone="Asia/Tokyo")),
     ("time.zone", "locale_time.local_zone", Severity.critical, T, lambda: with_locale(T(), local_zone="Asia/Tokyo")),

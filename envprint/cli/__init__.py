@@ -97,9 +97,21 @@ def load_commands(argv: Sequence[str]) -> None:
         importlib.import_module(f"envprint.cli.{module}")
 
 
+def _writable_in_any_locale() -> None:
+    """Makes stdout and stderr escape what their encoding cannot hold: a C locale must not crash a report.
+
+    Reports use "→" and "✗"; under LANG=C without UTF-8 mode the streams are ASCII.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (stream.encoding or "").lower().replace("-", "") != "utf8":
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Runs the CLI and exits with its status; the one place errors become messages and exit codes."""
     args = sys.argv[1:] if argv is None else argv
+    _writable_in_any_locale()
     command: Any = None
     try:
         load_commands(args)

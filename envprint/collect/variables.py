@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["ALWAYS", "KNOWN", "THREAD_VARIABLES", "Effect", "Variable", "effect_of"]
+__all__ = ["ALWAYS", "KNOWN", "SPEED_ONLY", "THREAD_VARIABLES", "Effect", "Variable", "effect_of"]
 
 Effect = Literal["results", "threads", "placement", "devices", "diagnostics"]
 
@@ -179,6 +179,8 @@ KNOWN: Mapping[str, Variable] = {v.name: v for v in _VARIABLES}
 ALWAYS: tuple[str, ...] = tuple(v.name for v in _VARIABLES if v.always)
 #: the variables that set thread counts
 THREAD_VARIABLES = frozenset(v.name for v in _VARIABLES if v.effect == "threads")
+#: effects that change speed or messages, never a model's numbers
+SPEED_ONLY: frozenset[Effect] = frozenset({"placement", "diagnostics"})
 
 
 def effect_of(name: str) -> Effect | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from envprint._base import UNAVAILABLE_KEY
 from envprint._serde import to_data
+from envprint.collect.variables import SPEED_ONLY, effect_of
 from envprint.diffing.probes import probe_token
 from envprint.diffing.rules import DERIVED
 from envprint.diffing.simd import usable_features
@@ -45,6 +46,12 @@ def identity_projection(fp: Fingerprint) -> dict[str, Any]:
             out[name] = None if value is None else [value.hash_algorithm, value.digest]
         else:
             out[name] = project(name, value)
+    for section, key in (("env", None), ("determinism", "variables")):
+        held = out.get(section)
+        variables = held.get(key) if key and isinstance(held, dict) else held
+        if isinstance(variables, dict):  # placement and diagnostics variables never change numbers
+            for name in [n for n in variables if effect_of(n) in SPEED_ONLY]:
+                del variables[name]
     cpu = fp.cpu
     if isinstance(out.get("cpu"), dict) and not isinstance(cpu, Unavailable) and isinstance(cpu.numpy_simd, NumpySimd):
         # numpy's targets are compared by the CPU features they stand for (see diffing.simd)

@@ -211,7 +211,7 @@ RULES: tuple[Rule, ...] = (
     Rule("determinism.seeds.*", "determinism.seed", WARN, "{0} seed", none="unseeded"),
     Rule("determinism.frameworks.*", "framework.imported", _blind_spot, "framework {0}", none="not imported"),
     # env, locale, time
-    Rule("env.*", "env.variable", WARN, "{0}", none="unset"),
+    Rule("env.*", "env.variable", WARN, "{0}", none="unset"),  # placement and diagnostics: see walk
     Rule("locale_time.tz_env", "time.tz_variable", WARN, "TZ", none="unset"),
     Rule("locale_time.local_zone", "time.zone", CRIT, "local time zone"),
     Rule("locale_time.tzname", "time.zone", INFO, "time zone abbreviations"),
@@ -219,6 +219,8 @@ RULES: tuple[Rule, ...] = (
     Rule("locale_time.tzdata_system", "time.tzdata", WARN, "system tzdata"),
     Rule("locale_time.tzdata_package", "time.tzdata", WARN, "tzdata package", none="not installed"),
     Rule("locale_time.locale.*", "locale.category", CRIT, "locale {0}", none="unset"),
+    Rule("locale_time.locale_env.LC_MESSAGES", "locale.env", INFO, "LC_MESSAGES", none="unset"),  # message language
+    Rule("locale_time.locale_env.LANGUAGE", "locale.env", INFO, "LANGUAGE", none="unset"),
     Rule("locale_time.locale_env.*", "locale.env", WARN, "{0}", none="unset"),
     Rule("locale_time.preferred_encoding", "locale.encoding", CRIT, "preferred encoding"),
     Rule("locale_time.utf8_mode", "locale.encoding", CRIT, "UTF-8 mode"),

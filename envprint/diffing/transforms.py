@@ -86,7 +86,6 @@ def transform_findings(
     return out
 
 
-
 def _match(path: str, result: ProbeParity, *, exact: bool) -> Finding:
     """Returns the info finding that the model's golden predictions were reproduced (exactly, or within tolerance)."""
     how = "bit-identical" if exact else f"within {result.tolerance}"

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from envprint.collect.variables import SPEED_ONLY, effect_of
 from envprint.diffing.packages import version_change
 from envprint.diffing.rules import BOOKKEEPING, DERIVED, FRAMEWORK_FIELDS, VERSIONED, rule_for, variable_kind
 from envprint.diffing.simd import usable_features
@@ -63,7 +64,11 @@ def _classify(ctx: Context, path: str, a: Any, b: Any) -> Finding:
     if path.startswith("determinism.variables."):
         name = rest.partition(".")[2]
         kind, severity = variable_kind(name)
-        return finding(path, kind, severity, a, b, f"{name} {arrow(a, b, 'unset')}")
+        identity = effect_of(name) not in SPEED_ONLY
+        return finding(path, kind, severity, a, b, f"{name} {arrow(a, b, 'unset')}", identity=identity)
+    if section == "env" and effect_of(rest) in SPEED_ONLY:
+        # placement, waiting, allocation, logging: speed and messages, never numbers
+        return finding(path, "env.placement", INFO, a, b, f"{rest} {arrow(a, b, 'unset')}", identity=False)
     if path.startswith("determinism.frameworks.") and path.count(".") >= 3:
         framework, _, fieldname = path.split(".", 2)[2].partition(".")
         kind, severity = FRAMEWORK_FIELDS.get(fieldname, ("framework.setting", WARN))

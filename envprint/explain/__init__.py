@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from envprint._base import is_unavailable
+from envprint.collect.variables import KNOWN, Variable
 from envprint.explain.catalogue import CATALOGUE, ENTRIES, KINDS, PROBE_GROUPS, PROBE_REMEDIES, Explanation
 from envprint.report import Finding
 
@@ -87,6 +88,12 @@ def _call(name: str, value: Any) -> str:
     return template.format(v=repr(value), q=repr(_show(value)), flag=1 if value else 0)
 
 
+def _variable(path: str) -> Variable | None:
+    if path.startswith(("determinism.variables.", "env.")):
+        return KNOWN.get(path.rsplit(".", 1)[1])
+    return None
+
+
 def _setting(name: str, value: Any) -> str:
     if value is None:
         return f"unset {name}"
@@ -105,6 +112,9 @@ def explain(finding: Finding) -> tuple[str, str]:
         call=_call(name, finding.old),
     )
     why, remedy = entry.why, entry.remedy
+    variable = _variable(finding.path)
+    if variable is not None:  # each variable says who reads it and what it does, then why that matters
+        why = f"{variable.name} ({variable.reader}): {variable.note}. {why}"
     if finding.kind == "probe.differs" and isinstance(finding.old, Mapping):
         group = str(finding.old.get("group"))
         # the group's own effect; the general paragraph about probes is said once, in the catalogue

@@ -451,6 +451,13 @@ ENTRIES: tuple[Explanation, ...] = (
         "{set_old}",
     ),
     Explanation(
+        "env.placement",
+        "Thread placement or logging variable differs",
+        "It pins or schedules threads, sets how they wait or how memory is allocated, or sets log "
+        "verbosity: speed and messages change, a model's numbers do not.",
+        "Nothing to do for the numbers.",
+    ),
+    Explanation(
         "time.tz_variable",
         "TZ variable differs",
         "TZ selects the local time zone: hour-of-day and weekday features, naive datetime "

@@ -171,7 +171,7 @@ def _detailed(group: list[Finding], said: set[str], short: _Sides, *, verbose: b
         grid.add_row("path", Text.assemble(", ".join(g.path for g in group), (f"  [{f.kind}]", "dim")))
     if f.magnitude is not None and verbose:
         grid.add_row("magnitude", f.magnitude.describe())
-    if cause and not cause.startswith("set by "):
+    if cause:
         grid.add_row("cause", short(cause))
     # a critical finding says why it matters (once per text); a warning's title and fix say enough
     if f.why and f.why not in said and (f.severity is Severity.critical or verbose):
