@@ -172,6 +172,33 @@ def real_file_costs(repeats: int = 30) -> dict[str, float]:
         }
 
 
+def fleet_costs(count: int = 500) -> dict[str, float]:
+    """Returns the time (s) `fleet.read_files` takes over `count` files, with the pre-scan and without it."""
+    from envprint import _unpack, fleet
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fp = envprint.capture(probes=False)
+        # distinct payloads, one environment
+        paths = [fp.replace(custom={"replica": i}).save(Path(tmp) / f"r{i}.fp") for i in range(count)]
+        real = _unpack.decode_cost
+
+        def timed() -> float:
+            best = float("inf")
+            for _ in range(3):
+                t = time.perf_counter()
+                fleet.read_files(paths)
+                best = min(best, time.perf_counter() - t)
+            return best
+
+        with_scan = timed()
+        _unpack.decode_cost = lambda buf, **_: 0  # the anchor: no pre-scan
+        try:
+            without = timed()
+        finally:
+            _unpack.decode_cost = real
+        return {"files": count, "kib": paths[0].stat().st_size / 1024, "with_s": with_scan, "without_s": without}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=float, default=64.0)
@@ -186,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         f"msgpack.unpackb {real['msgpack_ms']:.2f} ms ({real['prescan_ms'] / real['msgpack_ms']:.1f}x), "
         f"whole codec.read {real['read_ms']:.2f} ms (pre-scan {real['prescan_ms'] / real['read_ms']:.0%} of it); "
         f"estimate {real['estimate_x']:.1f}x the payload"
+    )
+    out["fleet"] = f = fleet_costs()
+    print(
+        f"fleet.read_files of {f['files']} files ({f['kib']:.0f} KiB each): {f['with_s']:.2f} s with the pre-scan, "
+        f"{f['without_s']:.2f} s without ({f['with_s'] / f['without_s']:.2f}x)"
     )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,6 +14,7 @@ Exit status 0 when no input raised anything but an EnvprintError, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import atexit
 import collections
 import json
 import resource
@@ -77,6 +78,7 @@ def run_mutate(inputs: int, start: int, out: Path, limit_s: int) -> int:
         "seconds": round(seconds, 1),
         "stages": {s: stages[s] for s in t.STAGES},
         "untyped_exceptions": sum(v for k, v in stages.items() if k.startswith("FAILED")),
+        "verified_by_the_trusted_key": target.verified,  # each one carries a payload that key signed
         "slowest_input": {"input": slowest[1], "seconds": round(slowest[0], 3)},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "failures": failures[:20],
@@ -101,8 +103,15 @@ def run_atheris(inputs: int, out: Path) -> int:
     for n in range(200):  # structured starting points the byte-level engine rarely reaches on its own
         (corpus / f"mutated-{n}.fp").write_bytes(mutator.input(n))
 
+    stages: collections.Counter[str] = collections.Counter()
+
     def one(data: bytes) -> None:
-        target.run(data)
+        stages[target.run(data)] += 1  # anything but an EnvprintError stops libFuzzer with the input saved
+
+    def report() -> None:
+        print(json.dumps({"engine": "atheris", "stages": dict(stages), "verified_by_the_trusted_key": target.verified}))
+
+    atexit.register(report)  # libFuzzer exits the process when the runs are done
 
     atheris.Setup(
         [

@@ -6,7 +6,8 @@ signing promises: an input that a trusted key verifies carries exactly the paylo
 bytes of a file that key signed (``Forgery`` otherwise).
 
 `Mutator` makes inputs from real seed files, deterministically from a seed: byte-level mutations of
-whole files (flips, inserts, deletions, splices, length fields), raw msgpack mutations of an
+whole files (flips, inserts, deletions, splices, length fields), the signatures of signed files
+added, duplicated, reordered, altered or moved onto another payload, raw msgpack mutations of an
 unsigned payload (reaching the bounded decoder), and structure-aware mutations of the payload's
 plain data (type swaps, non-finite numbers, deep nesting, huge containers, dropped and duplicated
 fields) re-encoded — so inputs reach decoding, the schema, diff, the policy engine, every renderer,
@@ -32,7 +33,7 @@ import envprint
 from envprint import codec, signing
 from envprint.codec import authenticate, decode_fingerprint
 from envprint.diffing import diff
-from envprint.envelope import Envelope, Trust, pae, payload_type_for
+from envprint.envelope import Envelope, Signature, Trust, pae, payload_type_for
 from envprint.errors import EnvprintError
 from envprint.export import statement, to_requirements
 from envprint.policy import PRESETS, evaluate
@@ -97,6 +98,8 @@ class Target:
         self.seeds = seeds
         self.keys = signing.Keyring.of([seeds.public_key])  # parsed once, not per input
         self._null = io.StringIO()
+        #: inputs a trusted key verified (each checked to carry a payload that key signed)
+        self.verified = 0
 
     def run(self, data: bytes) -> str:
         """Returns the stage that refused `data` (see STAGES); raises anything that is not an EnvprintError."""
@@ -108,8 +111,10 @@ class Target:
             trust, _ = authenticate(envelope, self.keys, allow_unsigned=True, source="fuzz")
         except EnvprintError:
             return "signature"
-        if trust is Trust.verified and pae(envelope.payload_type, envelope.payload) not in self.seeds.signed:
-            raise Forgery(f"a trusted key verified a payload it never signed ({len(envelope.payload)} bytes)")
+        if trust is Trust.verified:
+            self.verified += 1
+            if pae(envelope.payload_type, envelope.payload) not in self.seeds.signed:
+                raise Forgery(f"a trusted key verified a payload it never signed ({len(envelope.payload)} bytes)")
         try:
             fp = decode_fingerprint(envelope, source="fuzz")
         except EnvprintError:
@@ -160,9 +165,10 @@ class Mutator:
     def __init__(self, seeds: Seeds) -> None:
         self.seeds = seeds
         self._strategies: tuple[tuple[float, Callable[[random.Random], bytes]], ...] = (
-            (0.30, self._bytes_of_file),
+            (0.25, self._bytes_of_file),
+            (0.10, self._signatures),
             (0.20, self._bytes_of_payload),
-            (0.45, self._structure_of_payload),
+            (0.40, self._structure_of_payload),
             (0.05, self._random_bytes),
         )
 
@@ -176,6 +182,40 @@ class Mutator:
     # -- whole files, byte by byte: the envelope parser and the signature check
     def _bytes_of_file(self, rng: random.Random) -> bytes:
         return _mutate_bytes(bytearray(rng.choice(self.seeds.files)), rng, self.seeds.files)
+
+    # -- a signed file's signatures added, copied, reordered, altered or moved onto another payload
+    def _signatures(self, rng: random.Random) -> bytes:
+        signed = [Envelope.decode(f) for f in self.seeds.files]
+        signed = [e for e in signed if e.signatures]
+        envelope = rng.choice(signed)
+        payload, payload_type, sigs = envelope.payload, envelope.payload_type, list(envelope.signatures)
+        for _ in range(rng.randint(1, 3)):
+            op = rng.randrange(7)
+            if op == 0:  # a second signature of garbage, or by a key nobody trusts
+                sigs.append(
+                    Signature(rng.randbytes(32).hex(), rng.choice(("ed25519", "ecdsa-p256")), rng.randbytes(64))
+                )
+            elif op == 1:  # the valid signature twice
+                sigs.append(rng.choice(sigs) if sigs else envelope.signatures[0])
+            elif op == 2:
+                rng.shuffle(sigs)
+            elif op == 3 and sigs:  # the key id of one signature changed
+                i = rng.randrange(len(sigs))
+                sigs[i] = dataclasses.replace(sigs[i], keyid=rng.choice(("", "0" * 64, sigs[i].keyid[::-1])))
+            elif op == 4 and sigs:  # the algorithm label changed
+                i = rng.randrange(len(sigs))
+                sigs[i] = dataclasses.replace(sigs[i], alg=rng.choice(("", "none", "ed25519 ", "ecdsa-p256")))
+            elif op == 5:  # the signatures moved onto another payload (or payload type)
+                other = rng.choice(signed)
+                payload = other.payload if rng.random() < 0.7 else payload + b"\x00"
+                payload_type = payload_type if rng.random() < 0.8 else payload_type_for(2)
+            elif op == 6 and sigs:  # a bit of a signature flipped
+                i = rng.randrange(len(sigs))
+                sig = bytearray(sigs[i].sig)
+                if sig:
+                    sig[rng.randrange(len(sig))] ^= 1 << rng.randrange(8)
+                sigs[i] = dataclasses.replace(sigs[i], sig=bytes(sig))
+        return Envelope(payload_type, payload, tuple(sigs)).encode()
 
     # -- an unsigned envelope around a byte-mutated payload: the bounded decoder and msgpack
     def _bytes_of_payload(self, rng: random.Random) -> bytes:
