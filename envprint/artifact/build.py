@@ -38,9 +38,10 @@ def manifest(
     A file's digest is its sha256; a directory's is `directory_digest` of every regular file under
     it. A Hub cache snapshot's symlinks into its repository's blobs are followed (`hub`); a
     reference (``hf://ORG/NAME@REV``) is resolved first and recorded, pinned, as `source`. Files
-    larger than `shard_size` (0: none) also get the sha256 of each `shard_size` piece, so that
-    verification can hash them on every core. `ignore` lists exact relative paths that tools add
-    beside a model (default `DEFAULT_IGNORED`): they are not read and are recorded as ignored.
+    larger than `shard_size` (0: none) and holding more than 1/16 of the artifact's bytes also get
+    the sha256 of each `shard_size` piece, so that verification can hash them on every core.
+    `ignore` lists exact relative paths that tools add beside a model (default `DEFAULT_IGNORED`):
+    they are not read and are recorded as ignored.
     Raises `UsageError` when the path is missing, or the directory holds a symlink (other than a
     Hub cache link), a special file, an unrepresentable name or nothing at all. `workers` threads
     hash in parallel (default: the CPUs available); `progress(done, total)` is called as bytes are hashed.
@@ -66,7 +67,8 @@ def manifest(
         kind, excluded = "directory", DEFAULT_EXCLUDES
     else:
         raise UsageError(f"{root}: is a {special_kind(st.st_mode)}, not a model file or directory")
-    plans = [shards.plan(e.size, shard_size) for e in entries]
+    total = sum(e.size for e in entries)
+    plans = [shards.plan(e.size, shard_size, total) for e in entries]
     pieces = [Piece(i) for i in range(len(entries))]
     # the whole-file digests go first (largest first within the pool): they are the critical path
     pieces += [Piece(i, offset, length) for i, plan in enumerate(plans) for offset, length in plan]

@@ -24,12 +24,18 @@ DEFAULT_SHARD_SIZE = 64 * MIB
 MIN_SHARD_SIZE = 1 * MIB
 
 
-def plan(size: int, shard_size: int) -> list[tuple[int, int]]:
+#: a file is sharded only when it holds more than 1/SPREAD of the artifact's bytes: smaller files already
+#: spread over SPREAD cores without shards, and sharding them would double capture's work for no gain
+SPREAD = 16
+
+
+def plan(size: int, shard_size: int, total: int | None = None) -> list[tuple[int, int]]:
     """Returns (offset, length) of each shard of a file of `size` bytes; [] when it is not sharded.
 
-    A file is sharded when `shard_size` is positive and the file is larger than one shard.
+    A file is sharded when `shard_size` is positive, the file is larger than one shard and, given
+    the artifact's `total` bytes, holds more than 1/`SPREAD` of them.
     """
-    if shard_size <= 0 or size <= shard_size:
+    if shard_size <= 0 or size <= shard_size or (total is not None and size * SPREAD <= total):
         return []
     return [(offset, min(shard_size, size - offset)) for offset in range(0, size, shard_size)]
 

@@ -53,6 +53,19 @@ def test_plan_covers_the_file_exactly_in_fixed_size_shards() -> None:
     assert shards.plan(10**9, 0) == []
 
 
+def test_files_that_already_spread_over_sixteen_cores_are_not_sharded(tmp_path: Path) -> None:
+    assert shards.plan(10, 4, total=160) == []  # 1/16 of the model: the files alone fill 16 cores
+    assert shards.plan(10, 4, total=159) == [(0, 4), (4, 4), (8, 2)]
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(20):  # 20 equal files of 2 MiB: each is 1/20 of the model
+        (many / f"part-{i:02d}.safetensors").write_bytes(os.urandom(2 * MIB))
+    assert artifact.manifest(many, shard_size=SHARD).shards == {}
+    (many / "big.bin").write_bytes(os.urandom(4 * MIB))  # 4/44 of the model: more than 1/16
+    m = artifact.manifest(many, shard_size=SHARD)
+    assert (list(m.shards), m.shard_size) == (["big.bin"], SHARD)
+
+
 @pytest.mark.parametrize(
     ("text", "size"), [("64M", 64 * MIB), ("1G", 1024 * MIB), ("512K", 512 * 1024), ("0", 0), ("64MiB", 64 * MIB)]
 )
