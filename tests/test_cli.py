@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import host_env, run_envprint
 
 SECTIONS = {"meta", "python", "packages", "imported", "platform", "cpu", "memory", "gpu", "blas", "determinism",
@@ -211,3 +213,21 @@ def test_messages_off_a_terminal_are_plain_and_never_import_rich(tmp_path: Path)
     )  # fmt: skip
     assert failed.returncode == 2 and "error: " in failed.stderr
     assert not {m for m in _imported(failed.stderr) if m.split(".")[0] == "rich"}
+
+
+def test_the_program_spares_its_collector_the_objects_it_exits_with_and_a_caller_keeps_its_own(tmp_path: Path) -> None:
+    import gc
+
+    from envprint.cli import main
+
+    code = (
+        "import atexit, gc, sys; from envprint.cli import main; "
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0)); "
+        f"sys.argv = ['envprint', 'capture', '-q', '--no-probes', '-o', {str(tmp_path / 'a.fp')!r}]; main()"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=host_env(), capture_output=True, text=True, check=False)
+    assert (proc.returncode, proc.stdout) == (0, "frozen True\n"), proc.stderr
+    before = gc.get_freeze_count()
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert (exited.value.code, gc.get_freeze_count()) == (0, before)
