@@ -14,6 +14,7 @@ what the file claims.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -25,9 +26,10 @@ __all__ = ["MemoryBudget", "decode_cost", "unpack_bounded"]
 _U16 = struct.Struct(">H").unpack_from
 _U32 = struct.Struct(">I").unpack_from
 
-# Bytes a token costs once decoded, including its 8-byte slot in the parent container. CPython
-# (3.9-3.13, 64-bit) sizes: int 28-36, float 24, str 49+n (ASCII) up to 76+4n, bytes 33+n, list 56
-# + 8n, str-keyed dict 64 + its key table; pymalloc rounds to 16. Each figure is rounded up.
+# Bytes a token costs once decoded, including its 8-byte slot in the parent container. CPython 3.11
+# (64-bit) sizes: int 28-36, float 24, str 49+n (ASCII) up to 76+4n, bytes 33+n, list 56 + 8n,
+# str-keyed dict 64 + its key table; pymalloc rounds to 16. Each figure is rounded up;
+# tests/test_hostile.py checks, on the Python it runs on, that decoding stays under the estimate.
 _SCALAR = 8  # nil, true, false, ints from -5 to 256: shared objects, only the slot
 _INT = 8 + 48
 _FLOAT = 8 + 32
@@ -67,15 +69,13 @@ def _dict_cost(n: int) -> int:
     return 8 + 2 * (64 + _r16(table) * growth)
 
 
+@dataclass(frozen=True)
 class MemoryBudget:
     """What a payload may cost to decode: `bytes_per_byte` × its size + `fixed`, nested at most `max_depth`."""
 
-    __slots__ = ("bytes_per_byte", "fixed", "max_depth")
-
-    def __init__(self, *, bytes_per_byte: float, fixed: int, max_depth: int) -> None:
-        self.bytes_per_byte = bytes_per_byte
-        self.fixed = fixed
-        self.max_depth = max_depth
+    bytes_per_byte: float
+    fixed: int
+    max_depth: int
 
     def limit(self, size: int) -> int:
         """Returns the most a payload of `size` bytes may cost once decoded."""
