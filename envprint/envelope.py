@@ -9,8 +9,9 @@ Envelope (DESIGN.md "File format")::
 Signatures cover DSSE's pre-authentication encoding (`pae`) of (payload_type, payload): the exact
 bytes, so a reader verifies (`envprint.signing`) before anything parses the payload
 (`envprint.codec`). Parsing the envelope itself is bounded: the payload is one bin object that is
-not unpacked here, and the outer map may hold nothing else of size, so a hostile file costs at
-most its own size in memory before its signature is checked.
+not unpacked here, and the outer map may hold nothing else of size, so a hostile file costs about
+twice its size in memory before its signature is checked (the file, and the payload copied out of
+it), and a third copy while it is (the signed bytes).
 """
 
 from __future__ import annotations
