@@ -342,3 +342,12 @@ def test_a_latin1_directory_on_pythonpath_is_recorded_escaped(tmp_path: Path) ->
     fp = read(out).fingerprint
     assert not isinstance(fp.packages, Unavailable)
     assert fp.packages["latin"].location.endswith("/lat\\xe9n/site")
+
+
+def test_a_time_zone_path_is_masked_in_the_variable_and_in_the_reason() -> None:
+    from envprint.collect import locale_time
+
+    info = locale_time.collect(environ={"TZ": ":/srv/ghp_abcdefghijklmnopqrstuvwxyz0123/zone"})
+    assert info.tz_env == ":/srv/<redacted>/zone"
+    assert isinstance(info.local_zone, Unavailable)
+    assert "/srv/<redacted>/zone" in info.local_zone.reason and "ghp_" not in info.local_zone.reason

@@ -13,7 +13,7 @@ import zoneinfo
 from collections.abc import Mapping
 
 from envprint.model import LocaleTimeInfo, Package, Unavailable
-from envprint.privacy import is_secret_name, safe_value, utf8_text
+from envprint.privacy import is_secret_name, redact_path, safe_value, utf8_text
 
 _LOCALE_VARIABLES = frozenset(
     {"LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_TIME", "LC_NUMERIC", "LC_MONETARY",
@@ -35,7 +35,7 @@ def collect(packages: Mapping[str, Package] | None = None, environ: Mapping[str,
     zone = local_zone(tz_env)
     return LocaleTimeInfo(
         tz_env=None if tz_env is None else safe_value(tz_env),  # screened like every recorded value
-        local_zone=safe_value(zone) if isinstance(zone, str) else zone,
+        local_zone=safe_value(zone) if isinstance(zone, str) else Unavailable(redact_path(zone.reason)),
         tzname=tuple(utf8_text(n) for n in time.tzname),
         std_offset_seconds=-time.timezone,
         tzdata_system=tzdata_system_version(),
@@ -50,7 +50,7 @@ def collect(packages: Mapping[str, Package] | None = None, environ: Mapping[str,
         preferred_encoding=locale.getpreferredencoding(False),
         filesystem_encoding=sys.getfilesystemencoding(),
         utf8_mode=bool(sys.flags.utf8_mode),
-        zoneinfo_tzpath=tuple(zoneinfo.TZPATH),
+        zoneinfo_tzpath=tuple(redact_path(p) for p in zoneinfo.TZPATH),  # PYTHONTZPATH is the user's
         utc_offset_seconds=time.localtime().tm_gmtoff,
     )
 
