@@ -35,6 +35,7 @@ import contextlib
 import hashlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -128,15 +129,24 @@ def run_child(code: str, env: dict[str, str], *args: str) -> dict[str, Any]:
 
 
 def alternate(commands: dict[str, list[str]], env: dict[str, str], repeat: int) -> dict[str, float]:
-    """Returns the median wall time (ms) of each whole-process command, run in turn `repeat` times after a warm-up."""
+    """Returns the median wall time (ms) of each whole-process command, run in turn `repeat` times after a warm-up,
+    and its median CPU time (user + system, every thread) under "NAME cpu"."""
     times: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
     for rnd in range(repeat + 1):
         for name, cmd in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            wall = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if rnd:  # the first round compiles bytecode and fills the page cache
-                times[name].append((time.perf_counter() - start) * 1000)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+                times[name].append(wall * 1000)
+                used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+                cpu[name].append(used * 1000)
+    return {name: statistics.median(ts) for name, ts in times.items()} | {
+        f"{name} cpu": statistics.median(ts) for name, ts in cpu.items()
+    }
 
 
 # --------------------------------------------------------------------------------------------- startup
@@ -249,6 +259,13 @@ def bench_startup(env: dict[str, str], work: Path, repeat: int) -> dict[str, Any
         goal = "/".join("—" if t is None else f"≤ {t}×" for t in TARGETS[target])
         print(f"  {label:<46} {cells[0]:>17} {cells[1]:>17}  {goal} ({', '.join(verdicts)})")
     print(f"  {'pip freeze (the anchor)':<46} {freeze['quiet']:9.0f} ms {'':>7} {freeze['busy']:9.0f} ms")
+    for key, label in (
+        ("capture", "envprint capture"),
+        ("capture_no_probes", "  --no-probes"),
+        ("pip_freeze", "pip freeze"),
+    ):
+        q, b = res["quiet"][f"{key} cpu"], res["busy"][f"{key} cpu"]
+        print(f"  {'CPU time, all threads: ' + label:<46} {q:9.0f} ms {'':>7} {b:9.0f} ms")
     print(f"  {'python -c pass':<46} {res['quiet']['python']:9.0f} ms {'':>7} {res['busy']['python']:9.0f} ms")
     print(f"  {'  of the first guard: import envprint':<46} {res['quiet']['first_guard_import_ms']:9.0f} ms "
           f"{'':>7} {res['busy']['first_guard_import_ms']:9.0f} ms")  # fmt: skip
