@@ -30,7 +30,10 @@ from envprint.model import (
 )
 from envprint.render import Format, render
 from envprint.report import DiffReport, Finding, Severity
-from scripts.regen_golden import FIXTURES, float_output, lines_output, probe
+from envprint.testing import edit_section as edit
+from envprint.testing import float_output, lines_output, with_package, with_probe, with_variable
+from envprint.testing import probe_result as probe
+from scripts.regen_golden import FIXTURES
 
 #: kinds emitted by other modules (the policy engine), documented in the same catalogue
 NOT_FROM_DIFF = {"policy.version"}
@@ -38,43 +41,6 @@ NOT_FROM_DIFF = {"policy.version"}
 
 def train() -> Fingerprint:
     return FIXTURES["train"]()
-
-
-def edit(fp: Fingerprint, section: str, **changes: Any) -> Fingerprint:
-    """Returns `fp` with fields of one section replaced (unchanged when the section is Unavailable)."""
-    value = getattr(fp, section)
-    if isinstance(value, Unavailable):
-        return fp
-    return fp.replace(**{section: dataclasses.replace(value, **changes)})
-
-
-def with_variable(fp: Fingerprint, name: str, value: str | None) -> Fingerprint:
-    det = fp.determinism
-    if isinstance(det, Unavailable):
-        return fp
-    return edit(fp, "determinism", variables={**det.variables, name: value})
-
-
-def with_package(fp: Fingerprint, name: str, pkg: Package | None) -> Fingerprint:
-    if isinstance(fp.packages, Unavailable):
-        return fp
-    pkgs = dict(fp.packages)
-    if pkg is None:
-        pkgs.pop(name, None)
-    else:
-        pkgs[name] = pkg
-    return fp.replace(packages=pkgs)
-
-
-def with_probe(fp: Fingerprint, name: str, result: ProbeResult | None) -> Fingerprint:
-    if isinstance(fp.probes, Unavailable):
-        return fp
-    results = dict(fp.probes)
-    if result is None:
-        results.pop(name, None)
-    else:
-        results[name] = result
-    return fp.replace(probes=results)
 
 
 def with_framework(fp: Fingerprint, **state: Any) -> Fingerprint:
