@@ -140,8 +140,14 @@ def test_unrepresentable_file_names_are_refused(model: Path) -> None:
 
 def test_pristine_directory_verifies(model: Path) -> None:
     m = artifact.manifest(model)
-    (model / "envprint.fp").write_bytes(b"written after capture")
-    artifact.verify(m, model)  # raises on any difference
+    (model / "envprint.fp").write_bytes(b"written after capture")  # excluded: not an added file
+    check = artifact.verify(m, model)
+    assert (check.path, check.manifest) == (model, m)
+    # every file of the model was read and hashed; none came from a cache, a link or a skip
+    assert (check.hashed, check.shards, check.cached, check.linked, check.ignored) == (len(MODEL), 0, 0, 0, ())
+    # control: the same check refuses the directory once one byte changes
+    (model / "config.json").write_bytes(b'{"layers": 3}')
+    assert _changes(m, model) == {("changed", "config.json", None)}
 
 
 def test_bit_flip_inside_a_large_file_is_reported_for_that_file(model: Path) -> None:

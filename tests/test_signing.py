@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import dataclasses
 import hashlib
 import os
 import random
+import re
 import signal
 import stat
 import subprocess
@@ -143,12 +146,64 @@ def test_garbage_key_material_raises_usage_errors(tmp_path: Path) -> None:
         signing.load_private_key(tmp_path / "missing.key")
 
 
+_ED25519 = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+_P256 = ec.derive_private_key(0x5EED, ec.SECP256R1())
+_PEM, _DER = serialization.Encoding.PEM, serialization.Encoding.DER
+_SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
+_PKCS8, _CLEAR = serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+#: valid encodings of real keys: loaders must return exactly these keys, and a one-byte change must not fool them
+_KEY_ENCODINGS = [
+    *(k.public_key().public_bytes(encoding, _SPKI) for k in (_ED25519, _P256) for encoding in (_PEM, _DER)),
+    *(k.private_bytes(_PEM, _PKCS8, _CLEAR) for k in (_ED25519, _P256)),
+    _P256.private_bytes(_PEM, serialization.PrivateFormat.TraditionalOpenSSL, _CLEAR),  # SEC1 "EC PRIVATE KEY"
+]
+
+
+def _one_byte_changed(encoding: bytes) -> st.SearchStrategy[bytes]:
+    at, value = st.integers(0, len(encoding) - 1), st.integers(0, 255)
+    return st.tuples(at, value).map(lambda t: encoding[: t[0]] + bytes([t[1]]) + encoding[t[0] + 1 :])
+
+
+def _keys_cryptography_reads(data: bytes, *, private: bool) -> list[bytes]:
+    """Returns the DER (PKCS#8 or SPKI) of each key cryptography's own loaders read from `data`'s PEM blocks
+    (and, for public keys, from `data` as DER): the keys `data` validly encodes."""
+    candidates = [] if private else [data]
+    for body in re.findall(rb"-----BEGIN [A-Z0-9 ]+-----(.*?)-----END", data, re.DOTALL):
+        with contextlib.suppress(binascii.Error, ValueError):
+            candidates.append(base64.b64decode(re.sub(rb"\s+", b"", body), validate=True))
+    found = []
+    for der in candidates:
+        try:
+            if private:
+                found.append(serialization.load_der_private_key(der, None).private_bytes(_DER, _PKCS8, _CLEAR))
+            else:
+                found.append(serialization.load_der_public_key(der).public_bytes(_DER, _SPKI))
+        except Exception:  # cryptography raises ValueError, TypeError or UnsupportedAlgorithm: not a key
+            continue
+    return found
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300) | st.sampled_from([b"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA", b"\x30\x2a"]))
+@given(
+    st.binary(max_size=300)
+    | st.sampled_from([b"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA", b"\x30\x2a", *_KEY_ENCODINGS])
+    | st.sampled_from(_KEY_ENCODINGS).flatmap(_one_byte_changed)
+)
 def test_arbitrary_key_material_gives_only_usage_errors(data: bytes) -> None:
-    for load in (signing.load_public_key, signing.load_private_key):
-        with contextlib.suppress(UsageError):  # anything else escaping fails the test
-            load(data)
+    # anything but UsageError escaping fails the test; so does a key returned for bytes that do not encode it,
+    # and (so that refusing everything cannot pass) a refused valid encoding
+    try:
+        public = signing.load_public_key(data)
+    except UsageError:
+        assert data not in _KEY_ENCODINGS[:4], "a valid public key encoding was refused"
+    else:
+        assert public.public_bytes(_DER, _SPKI) in _keys_cryptography_reads(data, private=False), data
+    try:
+        private = signing.load_private_key(data)
+    except UsageError:
+        assert data not in _KEY_ENCODINGS[4:], "a valid private key encoding was refused"
+    else:
+        assert private.private_bytes(_DER, _PKCS8, _CLEAR) in _keys_cryptography_reads(data, private=True), data
 
 
 # ---------------------------------------------------------------------------------- trusted key forms
