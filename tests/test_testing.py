@@ -12,6 +12,7 @@ import pytest
 import envprint
 from envprint import codec
 from envprint.model import Fingerprint, Package, Unavailable
+from envprint.policy import PRESETS, evaluate
 from envprint.testing import (
     bare_fingerprint,
     digest_of,
@@ -153,3 +154,15 @@ def test_the_module_docstring_example_holds() -> None:
     serve = with_variable(train, "OPENBLAS_NUM_THREADS", "1")
     assert envprint.diff(train, serve).verdict == "DIFFERENT: 1 warning"
     assert isinstance(train, Fingerprint)
+
+
+def test_the_docs_examples_hold() -> None:
+    # docs/testing.md: a user's policy tests over built fingerprints
+    train = make_fingerprint()
+    serve = with_variable(train, "OPENBLAS_NUM_THREADS", "1")
+    result = evaluate(PRESETS["default"], envprint.diff(train, serve))
+    assert [d.finding.path for d in result.violations] == ["determinism.variables.OPENBLAS_NUM_THREADS"]
+    serve = edit_section(train, "cpu", isa_level="x86-64-v2", flags=("sse4_2",))
+    result = evaluate(PRESETS["default"], envprint.diff(train, serve))
+    assert result.violations == ()
+    assert {d.finding.path for d in result.decisions} == {"cpu.isa_level", "cpu.flags"}
