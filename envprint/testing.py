@@ -439,12 +439,20 @@ def bare_fingerprint(*, label: str = "train", **overrides: Any) -> Fingerprint:
     """Returns a fingerprint with metadata only: every measured section Unavailable, no packages or probes.
 
     For tests of files, signatures and artifacts, where the environment does not matter: it is
-    small and fast to sign. `label` sets ``meta.label``; `overrides` replace top-level fields
-    (``artifact=``, ``custom=``).
+    small and fast to sign. Its metadata is an in-process capture on host "test-host"; `label` sets
+    ``meta.label``; `overrides` replace top-level fields (``artifact=``, ``custom=``).
     """
     gone = Unavailable("not measured in this test")
+    meta = make_meta(
+        created="2025-01-01T00:00:00Z",
+        label=label,
+        capture_mode="in-process",
+        hostname="test-host",
+        pid=1,
+        timings={"packages": 0.001},
+    )
     fp = Fingerprint(
-        meta=make_meta(label=label),
+        meta=meta,
         python=gone,
         packages={},
         imported={},
