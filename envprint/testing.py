@@ -240,9 +240,8 @@ def float_output(values: Sequence[float], dtype: str = "float32", blocks: int = 
 
 def lines_output(lines: Sequence[str]) -> ProbeOutput:
     """Returns a text probe output sampled whole (one sample per line, no blocks)."""
-    return ProbeOutput(
-        "text", "text", (len(lines),), digest_of(tuple(lines)), tuple(lines), tuple(range(len(lines))), ()
-    )
+    texts = tuple(lines)
+    return ProbeOutput("text", "text", (len(texts),), digest_of(texts), texts, tuple(range(len(texts))), ())
 
 
 def int_output(values: Sequence[int]) -> ProbeOutput:
