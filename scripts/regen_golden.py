@@ -3,7 +3,7 @@
     .venv/bin/python scripts/regen_golden.py           # rewrite what changed, list it
     .venv/bin/python scripts/regen_golden.py --check   # exit 1 and list what would change (tests run this)
 
-The fixtures are built here from code, not captured, so they are the same on every machine:
+The fixtures are built from code (`envprint.testing`), not captured, so they are the same on every machine:
 
 * ``train.fp`` — a training environment (numpy 2.3.5, OpenBLAS on 2 threads, UTC), signed with a
   key derived from a fixed seed (Ed25519 signatures are deterministic); ``golden-test.pub`` verifies it;
