@@ -24,7 +24,6 @@ from envprint.artifact import manifest as build_manifest
 from envprint.collect import COLLECTORS, Inputs
 from envprint.errors import CaptureError, UsageError
 from envprint.model import SCHEMA_VERSION, Fingerprint, Meta, ProbeResult, Scalar, Unavailable
-from envprint.policy import resolve_policy
 from envprint.privacy import redact_path, safe_metadata, safe_value
 
 __all__ = ["capture", "import_modules", "unavailable_paths"]
@@ -72,6 +71,10 @@ def capture(
     """
     embedded_policy = None
     if policy is not None:
+        # deferred: the policy rules load the diff rules, explanations and packaging's specifiers (~30 ms of
+        # every capture), which only a capture that embeds a policy needs
+        from envprint.policy import resolve_policy
+
         embedded_policy = resolve_policy(policy).to_data()
     import_modules(imports)
     if importlib.util.find_spec("numpy") is not None:

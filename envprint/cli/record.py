@@ -12,7 +12,6 @@ from envprint.artifact import DEFAULT_IGNORED, fp_destination, parse_size
 from envprint.capturing import capture as run_capture
 from envprint.cli._app import FormatOption, TextOrJson, app, key_paths, parse_tags, probe_groups, stderr, stdout
 from envprint.codec import read
-from envprint.probes.transforms import discover
 from envprint.render import fingerprint as render
 from envprint.render.progress import byte_progress
 
@@ -110,6 +109,9 @@ def capture(
 ) -> None:
     """Capture this environment into a fingerprint file."""
     if probes_from and not no_probes:
+        # deferred: the transform registry imports numpy, which `show` and `capture --no-probes` never need
+        from envprint.probes.transforms import discover
+
         discover(probes_from)
     destination = fp_destination(artifact, output)  # refused before hashing when inside a Hub cache
     with byte_progress(description="hashing artifact") as progress:

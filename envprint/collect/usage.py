@@ -72,11 +72,14 @@ def _top_levels(directory: str, name: str) -> set[str] | None:
     if record is None:
         return None
     names = {name.replace("-", "_")}
-    for line in record.decode("utf-8", "replace").splitlines():
-        head, slash, _ = line.partition(",")[0].partition("/")
+    # only each line's first path component matters, so lines are cut at their first "/" and deduplicated
+    # before any Python-level work (a framework's RECORD has tens of thousands of lines)
+    for first in {line.split(b"/", 1)[0] for line in record.split(b"\n")}:
+        raw, comma, _ = first.partition(b",")  # a comma before any "/": the line names a top-level file
+        head = raw.decode("utf-8", "replace")
         if not head or head.startswith("..") or head == "__pycache__" or head.endswith(_NOT_MODULES):
             continue
-        if slash:
+        if not comma:
             names.add(head)  # a package directory
         elif head.endswith((".py", ".so", ".pyd")):
             names.add(head.partition(".")[0])  # a single-file module or extension

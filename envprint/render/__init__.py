@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import enum
 import sys
+from typing import TYPE_CHECKING
 
-from envprint.policy import PolicyResult
 from envprint.render.json import render_json
 from envprint.render.markdown import render_markdown
 from envprint.render.policy import policy_data, policy_text
 from envprint.render.text import render_text
 from envprint.report import DiffReport
+
+if TYPE_CHECKING:  # types only: rendering a fingerprint or a diff does not load the policy rules
+    from envprint.policy import PolicyResult
 
 if sys.version_info >= (3, 11):
     from typing import assert_never

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from envprint.policy import Decision, PolicyResult
 from envprint.render.safe_json import dumps
 
 if TYPE_CHECKING:
+    from envprint.policy import Decision, PolicyResult
     from envprint.serving import GuardResult
 
 
