@@ -57,14 +57,18 @@ def test_the_walkthrough_runs_and_shows_the_breach_the_skew_and_the_stale_featur
         )
         assert proc.returncode == int(second), f"{first}\n{proc.stdout}\n{proc.stderr}"
         outputs[first.split()[0] + " " + first.split()[1]] = proc.stdout
-    assert "'last_click_ts': 23.3" in outputs["python train.py"]
+    # the training ages come from numpy's Generator, whose streams numpy may change between releases: assert
+    # the distribution's p95 (exponential, mean 8 s: 8 ln 20 = 24.0 s) within sampling and sketch error
+    trained = re.search(r"'last_click_ts': (\d+\.\d)", outputs["python train.py"])
+    assert trained is not None and 21.0 <= float(trained.group(1)) <= 27.0, outputs["python train.py"]
     assert (
         'feature="last_click_ts",quantile="0.95"} 72' in outputs["grep 'staleness_seconds{feature=\"last_click_ts\"'"]
     )
     report = outputs["envprint freshness"]
     assert "BREACH: 1 of 2 feature(s) miss an SLO" in report and "[VERIFIED]" in report
     assert "last_click_ts: staleness_p95 = 2.02 h, target <= 10 s" in report
-    assert re.search(r"last_click_ts: 23\.3 s in training → 2\.0\d h serving \(×3\d\d\)", report)
+    skew = re.search(r"last_click_ts: (\d+\.\d) s in training → 2\.0\d h serving \(×(\d+)\)", report)
+    assert skew is not None and skew.group(1) == trained.group(1) and 250 <= int(skew.group(2)) <= 360, report
     shadow = outputs["envprint shadow"]
     assert "INVESTIGATE: " in shadow and "check feature availability first: likely last_click_ts" in shadow
     assert "<- likely cause" in shadow.split("last_click_ts: ", 3)[-1]
