@@ -31,7 +31,7 @@ def assert_healthy(*sides: Results) -> None:
 
 
 #: OpenBLAS kernels (threadpoolctl's "architecture") whose ddot splits long vectors across threads
-_THREADED_DOT_KERNELS = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"}
+_THREADED_DOT_KERNELS = {"sandybridge", "haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"}
 
 
 def _openblas() -> dict[str, object] | None:
@@ -70,7 +70,7 @@ def test_unset_hash_seed_marks_hash_order_random_and_nothing_else_differs(hosts:
     reason="needs numpy on OpenBLAS and 2 CPUs (OpenBLAS caps its threads at the CPU count)",
 )
 def test_openblas_threads_1_vs_2_differ_only_in_the_threaded_dot_product(hosts: RunHosts) -> None:
-    # OpenBLAS's x86-64 ddot kernels of Haswell and later split a dot product over 10 000 elements across
+    # OpenBLAS's x86-64 ddot kernels of Sandybridge and later split a dot product over 10 000 elements across
     # its threads, so the split shows in the bits; older kernels (OPENBLAS_CORETYPE=Prescott, say) run it
     # on one thread, and the count then shows only in the recorded BLAS settings. Every other product runs
     # on the calling thread whatever the count, on every kernel.
