@@ -25,7 +25,7 @@ from tests.conftest import host_env
 pytestmark = [pytest.mark.slow, pytest.mark.tensorflow]
 pytest.importorskip("tensorflow")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SERVING_VENV = ROOT / ".cache" / "test-venvs" / "tf220"
 SERVING_REQUIREMENTS = ("tensorflow-cpu==2.20.0", "numpy==2.3.5")
 

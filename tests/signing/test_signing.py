@@ -494,7 +494,7 @@ def test_writer_killed_mid_write_leaves_the_old_or_the_new_file(tmp_path: Path) 
     target = tmp_path / "out" / "envprint.fp"
     target.parent.mkdir()
     target.write_bytes(versions[0].read_bytes())
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     rng = random.Random(9)
     for _ in range(8):
         proc = subprocess.Popen(

@@ -14,7 +14,7 @@ from envprint.explain import CATALOGUE, KINDS, PROBE_GROUPS, PROBE_REMEDIES, cat
 from envprint.probes import GROUPS
 from envprint.report import Finding, Severity
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDERS = {"name", "old", "new", "set_old", "call"}
 
 

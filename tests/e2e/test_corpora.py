@@ -189,7 +189,7 @@ def _numpy_found() -> list[str]:
 
 def test_corpora_summary_is_what_docs_report() -> None:
     """docs/diff.md states the corpus sizes; this keeps them honest."""
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "diff.md").read_text(encoding="utf-8")
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "diff.md").read_text(encoding="utf-8")
     assert f"{len(FALSE_ALARMS) + 2} false-alarm pairs" in docs
     assert f"{len(SKEWS)} skew pairs" in docs
     assert os.path.basename(__file__) in docs
