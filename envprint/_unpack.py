@@ -29,7 +29,7 @@ _U32 = struct.Struct(">I").unpack_from
 # Bytes a token costs once decoded, including its 8-byte slot in the parent container. CPython 3.11
 # (64-bit) sizes: int 28-36, float 24, str 49+n (ASCII) up to 76+4n, bytes 33+n, list 56 + 8n,
 # str-keyed dict 64 + its key table; pymalloc rounds to 16. Each figure is rounded up;
-# tests/test_hostile.py checks, on the Python it runs on, that decoding stays under the estimate.
+# tests/e2e/test_hostile.py checks, on the Python it runs on, that decoding stays under the estimate.
 _SCALAR = 8  # nil, true, false, ints from -5 to 256: shared objects, only the slot
 _INT = 8 + 48
 _FLOAT = 8 + 32
