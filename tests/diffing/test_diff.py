@@ -226,8 +226,10 @@ PAIRS: list[Pair] = [
     ("policy.differs", "policy", Severity.info, T, lambda: T().replace(policy={"preset": "strict"})),
     ("freshness.profile", "freshness", Severity.info, T, lambda: T().replace(freshness={"features": {}})),
     ("probe.missing", "probes.blas_gemm_f32", Severity.info, T, lambda: with_probe(T(), "blas_gemm_f32", None)),
-    ("probe.skipped", "probes.blas_gemm_f32", Severity.info, T,
+    ("probe.skipped", "probes.blas_gemm_f32", Severity.warning, T,
      lambda: with_probe(T(), "blas_gemm_f32", _probe_with(status="skipped", reason="time budget spent"))),
+    ("probe.skipped", "probes.blas_gemm_f32", Severity.info,
+     lambda: with_probe(T(), "blas_gemm_f32", _probe_with(status="skipped", reason="time budget spent")), T),
     ("probe.failed", "probes.blas_gemm_f32", Severity.warning, T,
      lambda: with_probe(T(), "blas_gemm_f32", _probe_with(status="failed", reason="OSError: no libm"))),
     ("probe.incomparable", "probes.blas_gemm_f32", Severity.info, T,
@@ -468,7 +470,7 @@ def test_report_orders_by_severity_and_exit_status_follows_fail_on() -> None:
 
 # ------------------------------------------------------------------------------- property tests
 
-_ASYMMETRIC = frozenset({"measured.unavailable", "measured.pending", "framework.imported"})
+_ASYMMETRIC = frozenset({"measured.unavailable", "measured.pending", "framework.imported", "probe.skipped"})
 _MIRROR = {"package.added": "package.removed", "package.removed": "package.added"}
 _VERSIONS = ("2.3.5", "2.3.6", "2.4.0", "3.0.0", "2.3.5+cpu")
 

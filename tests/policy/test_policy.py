@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from pathlib import Path
 
 import pytest
 
+from envprint.diffing import diff
 from envprint.errors import PolicyError
 from envprint.policy import (
     PRESETS,
@@ -23,6 +25,7 @@ from envprint.policy import (
     resolve_policy,
 )
 from envprint.report import DiffReport, Finding, Magnitude, Severity
+from envprint.testing import make_fingerprint, with_probe
 
 TODAY = datetime.date(2026, 11, 26)
 
@@ -269,3 +272,19 @@ def test_binary_deep_and_special_policy_files_are_policy_errors(tmp_path: Path) 
     for path, message in ((binary, "not UTF-8"), (deep, "invalid TOML"), (fifo, "not a regular file")):
         with pytest.raises(PolicyError, match=message):
             load_policy(path)
+
+
+def test_a_probe_skipped_at_serving_is_never_passed_silently() -> None:
+    # the reference measured a BLAS probe; serving skipped it (time budget): its bits were not checked
+    reference = make_fingerprint()
+    name = next(n for n, r in reference.probes.items() if r.group == "blas" and r.status == "ok")
+    ran = reference.probes[name]
+    skipped = dataclasses.replace(ran, status="skipped", digest="", outputs={}, reason="time budget 1 s spent (1.2 s)")
+    serving = with_probe(reference, name, skipped)
+    found = [f for f in diff(reference, serving).findings if f.path == f"probes.{name}"]
+    assert [(f.kind, f.severity) for f in found] == [("probe.skipped", Severity.warning)]
+    # default reports it as a warning (listed, counted), strict refuses; skipped only in the reference: info
+    assert outcomes(PRESETS["default"], *found) == ["warning"]
+    assert outcomes(PRESETS["strict"], *found) == ["violation"]
+    backward = [f for f in diff(serving, reference).findings if f.path == f"probes.{name}"]
+    assert [(f.kind, f.severity) for f in backward] == [("probe.skipped", Severity.info)]
