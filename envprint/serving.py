@@ -112,7 +112,14 @@ class GuardResult:
             f"{self.seconds * 1000:.0f} ms"
         )
         consequence = self.result.consequence()
-        return f"{line}\n  {consequence}" if consequence else line
+        lines = [line, f"  {consequence}"] if consequence else [line]
+        # warnings a passing guard accepted (a probe it could not re-run, a seed, ...) are named, not only counted
+        cleared = set(map(id, self.result.cleared))
+        warned = [d.finding.title for d in self.result.informational if d.outcome == "warning" and id(d) not in cleared]
+        lines += [f"  warning: {title}" for title in warned[:_WARNINGS_SHOWN]]
+        if len(warned) > _WARNINGS_SHOWN:
+            lines.append(f"  +{len(warned) - _WARNINGS_SHOWN} more warning(s) in GuardResult.informational")
+        return "\n".join(lines)
 
 
 def guard(
@@ -217,6 +224,10 @@ def guard(
         outcome = dataclasses.replace(outcome, overridden=True, override=override)
     logger.info(outcome.summary())
     return outcome
+
+
+#: warnings named under a passing guard's line; the rest are counted
+_WARNINGS_SHOWN = 5
 
 
 @dataclass(frozen=True)

@@ -444,3 +444,20 @@ def test_diff_with_a_policy_applies_the_policy_signed_into_the_baseline_like_che
     violations = {d["path"] for d in policy["decisions"] if d["outcome"] == "violation"}
     checked = {d["path"] for d in json.loads(check.stdout)["decisions"] if d["outcome"] == "violation"}
     assert "determinism.variables.OPENBLAS_NUM_THREADS" in violations & checked
+
+
+def test_a_passing_guard_names_the_warnings_it_accepted(tmp_path: Path, keys: tuple[Path, Path]) -> None:
+    # training seeded its generators, serving does not: a warning under default, so the guard passes and
+    # its one log record names it instead of only counting it
+    model = _model(tmp_path / "model")
+    train = (
+        "import envprint; envprint.seed_everything(7); "
+        f"envprint.capture(artifact={str(model)!r}).save({str(model / 'envprint.fp')!r}, key={str(keys[0])!r})"
+    )
+    proc = subprocess.run([sys.executable, "-c", train], env=host_env(), capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = serve(model, keys)
+    assert out["status"] == "pass" and out["violations"] == []
+    passed = out["stderr"][out["stderr"].index("guard PASS") :]
+    named = [line for line in passed.splitlines() if line.startswith("  warning: ")]
+    assert any("seed" in line for line in named), passed
