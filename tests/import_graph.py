@@ -30,6 +30,20 @@ def _targets(module: str, path: Path, node: ast.Import | ast.ImportFrom, known: 
         yield f"{source}.{alias.name}" if f"{source}.{alias.name}" in known else source
 
 
+def _packages_run(module: str, target: str, known: dict[str, Path]) -> Iterator[str]:
+    """Returns the packages whose __init__ importing `target` runs first, leaving out `module`'s own.
+
+    Importing ``a.b.c`` executes ``a/__init__`` and ``a/b/__init__`` before ``c``: an edge to each, or a
+    cycle through a package's __init__ (``x.m`` imports ``a.b.c`` while ``a.b`` imports ``x.m``) goes
+    unseen. `module`'s own packages are already initialising when it runs, so they add no edge.
+    """
+    parts = target.split(".")
+    for end in range(1, len(parts)):
+        package = ".".join(parts[:end])
+        if package in known and package != module and not module.startswith(package + "."):
+            yield package
+
+
 def import_graph(root: Path) -> tuple[dict[str, set[str]], list[tuple[str, str, int]]]:
     """Returns (module -> modules it imports, the function-level imports of own modules as (module, target, line))."""
     known = _modules(root)
@@ -47,6 +61,7 @@ def import_graph(root: Path) -> tuple[dict[str, set[str]], list[tuple[str, str, 
                     graph[module].add(target)
                     if depth:
                         deferred.append((module, target, node.lineno))
+                    graph[module].update(_packages_run(module, target, known))
             return
         inner = depth + isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         for child in ast.iter_child_nodes(node):

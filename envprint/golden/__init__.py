@@ -25,7 +25,7 @@ from envprint.golden.report import GoldenReport, ProbeComparison, RowRef, ValueM
 
 if TYPE_CHECKING:
     from envprint.golden.export import export_bundle
-    from envprint.golden.profiles import synthetic
+    from envprint.parity.profiles import synthetic
 
 __all__ = [
     "Column",
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 # public name -> module that defines it; imported on first access (numpy, and the transform registry)
-_LAZY = {"export_bundle": "envprint.golden.export", "synthetic": "envprint.golden.profiles"}
+_LAZY = {"export_bundle": "envprint.golden.export", "synthetic": "envprint.parity.profiles"}
 
 
 def __getattr__(name: str) -> Any:

@@ -27,14 +27,14 @@ See docs/parity.md.
 This package is the public face of parity: registration and recording live with the other probes
 (`envprint.probes.transforms`), comparison in `envprint.parity.compare`, edge cases in
 `envprint.parity.edge_cases`; `synthetic` profiles (edge cases, then seeded random rows) in
-`envprint.golden.profiles`.
+`envprint.parity.profiles`, which golden bundles build on.
 """
 
 from __future__ import annotations
 
-from envprint.golden.profiles import synthetic
 from envprint.parity.compare import Mismatch, ParityReport, ProbeParity, check, compare
 from envprint.parity.edge_cases import edge_cases
+from envprint.parity.profiles import synthetic
 from envprint.probes.transforms import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,

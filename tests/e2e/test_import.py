@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import host_env
-from tests.import_graph import find_cycles, import_graph
+from tests.import_graph import _modules, find_cycles, import_graph
 
 
 def test_import_envprint_imports_no_heavy_modules() -> None:
@@ -58,6 +61,42 @@ def test_the_package_has_no_import_cycle_and_few_deferred_own_imports() -> None:
     graph, deferred = import_graph(Path(__import__("envprint").__file__).parent)
     assert find_cycles(graph) == []
     assert len(deferred) <= 25, deferred
+
+
+def test_a_cycle_through_a_package_init_is_found(tmp_path: Path) -> None:
+    # importing a.b.c runs a/__init__ and a/b/__init__ first: golden.profiles importing parity.edge_cases
+    # while parity/__init__ imported golden.profiles broke `from envprint.golden import synthetic`
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/golden/__init__.py": "",
+        "pkg/golden/profiles.py": "from pkg.parity.edge_cases import edge_cases\n",
+        "pkg/parity/__init__.py": "from pkg.golden.profiles import synthetic\n",
+        "pkg/parity/edge_cases.py": "",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    graph, _ = import_graph(tmp_path / "pkg")
+    assert find_cycles(graph) == [["pkg.golden.profiles", "pkg.parity"]]
+    (tmp_path / "pkg/parity/__init__.py").write_text("from pkg.parity.edge_cases import edge_cases\n")
+    graph, _ = import_graph(tmp_path / "pkg")
+    assert find_cycles(graph) == []  # a submodule importing a sibling through its own package is fine
+
+
+@pytest.mark.slow
+def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
+    """An import-order bug (a cycle the first importer happens to break) fails here, not in a user's shell."""
+    modules = sorted(_modules(Path(__import__("envprint").__file__).parent))
+
+    def alone(module: str) -> tuple[str, str]:
+        proc = subprocess.run(
+            [sys.executable, "-c", f"import {module}"], env=host_env(), capture_output=True, text=True
+        )
+        return module, (proc.stderr.strip().splitlines() or [""])[-1] if proc.returncode else ""
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        failed = {module: error for module, error in pool.map(alone, modules) if error}
+    assert len(modules) > 100 and failed == {}
 
 
 def test_envprint_capture_imports_only_what_the_command_needs(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from envprint.golden import encode_rows, read_rows
 from envprint.golden.jsonl import to_datetime
-from envprint.golden.profiles import _Stream, column_key
+from envprint.parity.profiles import _Stream, column_key
 from tests.conftest import run_envprint
 from tests.golden_bundle.conftest import EXAMPLE, JAVA_SOURCES, labels
 

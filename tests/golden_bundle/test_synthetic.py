@@ -13,9 +13,9 @@ import pytest
 from envprint.errors import UsageError
 from envprint.golden import synthetic
 from envprint.golden.jsonl import encode_rows
-from envprint.golden.profiles import DEFAULT_ZONES, splitmix64
 from envprint.golden.shapes import json_rows, same_value
 from envprint.parity import edge_cases
+from envprint.parity.profiles import DEFAULT_ZONES, splitmix64
 
 COLUMNS = {"age": 40.0, "income": 52_000.0}
 CATEGORIES = {"color": ["red", "green", "blue"]}
