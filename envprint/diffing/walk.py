@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from envprint.collect.packages import normalise
 from envprint.collect.variables import SPEED_ONLY, effect_of
 from envprint.diffing.packages import version_change
 from envprint.diffing.rules import BOOKKEEPING, DERIVED, FRAMEWORK_FIELDS, VERSIONED, rule_for, variable_kind
@@ -61,6 +62,12 @@ def walk(out: list[Finding], ctx: Context, path: str, a: Any, b: Any, descriptiv
 def _classify(ctx: Context, path: str, a: Any, b: Any) -> Finding:
     """Returns the finding for one differing leaf, or one entry present on one side only."""
     section, _, rest = path.partition(".")
+    if section == "blas" and b is ABSENT and (owner := _not_loaded_yet(ctx, path)):
+        title = (
+            f"BLAS library {rest.partition('.')[2]}: loaded in {ctx.a_label}, not loaded yet in {ctx.b_label} "
+            f"({owner} is installed; its library loads when the code that uses it is imported)"
+        )
+        return finding(path, "measured.pending", WARN, a, b, title)
     if path.startswith("determinism.variables."):
         name = rest.partition(".")[2]
         kind, severity = variable_kind(name)
@@ -180,3 +187,23 @@ def freshness_findings(out: list[Finding], ctx: Context, a: Any, b: Any) -> None
     if a != b:
         title = "feature freshness profile " + ("differs" if a and b else f"only in {ctx.side(b is None)}")
         out.append(finding("freshness", "freshness.profile", INFO, a, b, title, identity=False))
+
+
+def _not_loaded_yet(ctx: Context, path: str) -> str | None:
+    """Returns the distribution shipping a BLAS/OpenMP library the reference loaded and b has not loaded yet.
+
+    threadpoolctl sees a library once some import has loaded it: a serving process that guards before
+    importing the model's libraries (scikit-learn's OpenMP, scipy's OpenBLAS) has not loaded them yet.
+    That is not a mismatch while the owning distribution is installed there and none of its libraries
+    is loaded; a different library of the same owner is a real difference.
+    """
+    parts = path.split(".")
+    libraries, packages = ctx.b.blas, ctx.b.packages
+    if len(parts) != 3 or parts[1] != "libraries" or isinstance(libraries, Unavailable):
+        return None
+    owner = parts[2].partition("/")[0]
+    if isinstance(packages, Unavailable) or normalise(owner) not in packages:
+        return None
+    if any(key.partition("/")[0] == owner for key in libraries.libraries):
+        return None
+    return normalise(owner)

@@ -656,3 +656,30 @@ def test_the_tz_database_actually_read_changing_is_a_warning() -> None:
     (f,) = [f for f in diff(without_system, older).findings if f.path == "locale_time.tzdata_package"]
     assert (f.kind, f.severity, f.identity) == ("time.tzdata", Severity.warning, True)
     assert "package 2026.6 → package 2025.1" in f.title
+
+
+def _with_scipy_blas(fp: Fingerprint, *, installed: bool = True, loaded: str | None = "openblas") -> Fingerprint:
+    numpy_blas = fp.blas.libraries["numpy/openblas"]  # type: ignore[union-attr]
+    libraries = {"numpy/openblas": numpy_blas}
+    if loaded is not None:
+        libraries[f"scipy/{loaded}"] = dataclasses.replace(numpy_blas, owner="scipy", internal_api=loaded)
+    fp = edit(fp, "blas", libraries=libraries)
+    scipy = dataclasses.replace(fp.packages["numpy"], version="1.16.3")  # type: ignore[index]
+    return with_package(fp, "scipy", scipy if installed else None)
+
+
+def test_a_blas_library_not_loaded_yet_at_serving_is_pending_not_a_mismatch() -> None:
+    # training imported scipy (its OpenBLAS loaded); the serving process guards before importing it
+    train = _with_scipy_blas(FIXTURES["train"]())
+    serve = _with_scipy_blas(FIXTURES["train"](), loaded=None)
+    [f] = [f for f in diff(train, serve).findings if f.path == "blas.libraries.scipy/openblas"]
+    assert (f.kind, f.severity) == ("measured.pending", Severity.warning)
+    assert "not loaded yet" in f.title and "scipy is installed" in f.title
+    # scipy not installed at serving: the library is gone, not pending
+    gone = _with_scipy_blas(FIXTURES["train"](), installed=False, loaded=None)
+    [f] = [f for f in diff(train, gone).findings if f.path == "blas.libraries.scipy/openblas"]
+    assert (f.kind, f.severity) == ("blas.library", Severity.critical)
+    # scipy loaded another BLAS at serving: a real difference, whatever is installed
+    other = _with_scipy_blas(FIXTURES["train"](), loaded="mkl")
+    [f] = [f for f in diff(train, other).findings if f.path == "blas.libraries.scipy/openblas"]
+    assert (f.kind, f.severity) == ("blas.library", Severity.critical)
