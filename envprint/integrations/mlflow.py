@@ -1,6 +1,7 @@
 """MLflow: log a model with its signed fingerprint, and check it where MLflow keeps it.
 
-Needs ``pip install 'envprint[mlflow]'`` (mlflow-skinny). The whole loop (docs/mlflow.md)::
+Needs ``pip install 'envprint[mlflow]'`` (mlflow-skinny: a tracking server or a ``file:`` store); a
+local ``sqlite:`` store needs the full ``mlflow`` package (SQLAlchemy). The whole loop (docs/mlflow.md)::
 
     from envprint.integrations import mlflow as envprint_mlflow
 
@@ -11,7 +12,8 @@ Needs ``pip install 'envprint[mlflow]'`` (mlflow-skinny). The whole loop (docs/m
         key="train.key", registered_model_name="churn",
     )
 
-    # serving: download, verify the signature and every file, compare the environment, then load
+    # serving: download, verify the signature and every file, import the model's flavor libraries
+    # (sklearn, torch, ...), compare the environment, then load
     model = envprint_mlflow.load_model("models:/churn@champion", trusted_keys=["train.pub"])
 
 ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` and ``runs:/RUN_ID/PATH`` are artifact references
@@ -25,6 +27,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
+import importlib
+import importlib.util
+import logging
 import os
 import re
 import shutil
@@ -32,24 +38,34 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import mlflow
 import mlflow.artifacts
 import mlflow.pyfunc
+import yaml  # type: ignore[import-untyped]  # PyYAML, a dependency of mlflow-skinny
 from mlflow import MlflowClient
+from mlflow.models import Model
 from mlflow.store.artifact.utils.models import get_model_name_and_version
+from mlflow.store.db.db_types import DATABASE_ENGINES
+from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
 
+from envprint._files import read_regular
 from envprint.artifact import FINGERPRINT_NAME
-from envprint.artifact.refs import ResolvedArtifact
-from envprint.capturing import capture
-from envprint.errors import UsageError
+from envprint.artifact.refs import ResolvedArtifact, locate
+from envprint.capturing import capture, import_modules
+from envprint.codec import authenticate, decode_fingerprint
+from envprint.envelope import read_envelope
+from envprint.errors import EnvprintError, UsageError
 from envprint.model import Fingerprint
+from envprint.policy import resolve_policy
 from envprint.privacy import redact_path
 from envprint.serving import GuardResult, guard
 from envprint.signing import PrivateKeyLike, TrustedKeysLike, signer_of
 
 __all__ = [
+    "FLAVOR_MODULES",
     "MLFLOW_FILES",
     "SCHEMES",
     "LoggedModel",
@@ -67,6 +83,33 @@ _MODELS = re.compile(r"models:/(?P<name>[^/@]+)(?:/(?P<version>[^/]+)|@(?P<alias
 _RUNS = re.compile(r"runs:/(?P<run>[0-9a-zA-Z_-]+)/(?P<path>.+)")
 # credentials in a tracking URI (https://user:token@host) never reach a description or a fingerprint
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+#: MLmodel flavor -> the library `load_model` imports before the guard compares this process, so the
+#: libraries the model was trained with (and their BLAS/OpenMP runtimes) are loaded when it is measured
+FLAVOR_MODULES: Mapping[str, str] = MappingProxyType(
+    {
+        "sklearn": "sklearn",
+        "xgboost": "xgboost",
+        "lightgbm": "lightgbm",
+        "catboost": "catboost",
+        "keras": "keras",
+        "tensorflow": "tensorflow",
+        "pytorch": "torch",
+        "onnx": "onnxruntime",
+        "spark": "pyspark",
+        "statsmodels": "statsmodels",
+        "prophet": "prophet",
+        "pmdarima": "pmdarima",
+        "h2o": "h2o",
+        "spacy": "spacy",
+        "paddle": "paddle",
+        "transformers": "transformers",
+        "sentence_transformers": "sentence_transformers",
+        "diffusers": "diffusers",
+    }
+)
+# an MLmodel is a few KiB; more is not a model description
+_MLMODEL_LIMIT = 4 * 1024 * 1024
+logger = logging.getLogger("envprint")
 
 
 @dataclass(frozen=True)
@@ -89,10 +132,29 @@ def _tracking() -> str:
 
 def _mlflow_error(what: str, e: Exception) -> UsageError:
     message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return UsageError(
-        f"{what}: MLflow: {message}",
-        hint=f"check the name, version, alias or run id, and MLFLOW_TRACKING_URI (now {_tracking()})",
-    )
+    return UsageError(f"{what}: MLflow: {message}", hint=_store_hint(e))
+
+
+def _store_hint(e: Exception) -> str:
+    """Returns what to do about an MLflow error: the store's own refusal when it is one, else what to check."""
+    if isinstance(e, UnsupportedModelRegistryStoreURIException):
+        uri = _USERINFO.sub("", mlflow.get_registry_uri())
+        scheme = uri.partition(":")[0].partition("+")[0].lower()  # postgresql+psycopg2 -> postgresql
+        if scheme in DATABASE_ENGINES:
+            return (
+                f"a database store ({uri}) needs the full MLflow package (SQLAlchemy): "
+                "pip install mlflow; mlflow-skinny alone reads a tracking server (http(s)://) or, with "
+                "MLFLOW_ALLOW_FILE_STORE=true, a file: store"
+            )
+        schemes = ", ".join(s or "a path" for s in e.supported_uri_schemes)
+        return f"set MLFLOW_TRACKING_URI (now {_tracking()}) to a store this MLflow supports: {schemes}"
+    # MLflow 3 refuses the file store with a plain MlflowException; its message names the opt-in variable
+    if "MLFLOW_ALLOW_FILE_STORE" in str(e):
+        return (
+            f"MLflow refuses the file store {_tracking()} unless MLFLOW_ALLOW_FILE_STORE=true is set; "
+            "or use a database store (full mlflow package) or a tracking server"
+        )
+    return f"check the name, version, alias or run id, and MLFLOW_TRACKING_URI (now {_tracking()})"
 
 
 def log_model(
@@ -143,8 +205,8 @@ def log_model(
         tags=tags,
     )
     fp_path = fp.save(path / FINGERPRINT_NAME, key=signer)
-    client = MlflowClient()
     try:
+        client = MlflowClient()
         if run_id is None and mlflow.active_run() is None:
             with mlflow.start_run() as run:
                 return _log(client, run.info.run_id, path, fp, fp_path, signer, artifact_path, registered_model_name)
@@ -202,16 +264,19 @@ def download(reference: str, dst: str | os.PathLike[str] | None = None) -> Resol
 
     The reference is pinned first (an alias becomes the version it points to now), so what is
     downloaded, verified and loaded is one version even if the alias moves meanwhile. A runs:/
-    reference to a single file downloads ``FILE.fp`` beside it when the run has one. Raises
-    `UsageError` when MLflow cannot find or download it.
+    reference to a single file downloads ``FILE.fp`` beside it when the run has one. `dst` must be
+    new or empty: MLflow merges a download into what is there, and a file left from an earlier
+    deploy would be verified as part of this model. Raises `UsageError` when `dst` is not empty or
+    MLflow cannot find or download the model.
     """
+    target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="envprint-mlflow-"))
+    _require_empty(target)
     try:
         pinned, what = _pinned(reference)
     except UsageError:
         raise
     except Exception as e:  # MlflowException RESOURCE_DOES_NOT_EXIST, a registry that cannot be reached...
         raise _mlflow_error(reference, e) from None
-    target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="envprint-mlflow-"))
     target.mkdir(parents=True, exist_ok=True)
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=pinned, dst_path=str(target)))
@@ -225,6 +290,24 @@ def download(reference: str, dst: str | os.PathLike[str] | None = None) -> Resol
     shown = pinned if pinned == reference else f"{reference} → {pinned}"
     description = f"{shown} ({what}) from MLflow {_tracking()}, downloaded to {redact_path(str(local))}"
     return ResolvedArtifact(local, fingerprint, pinned, description)
+
+
+def _require_empty(target: Path) -> None:
+    """Raises `UsageError` unless `target` is missing or an empty directory."""
+    hint = "download to a new or empty directory (dst=), or remove the old download first"
+    if target.is_dir():
+        try:
+            extra = next(iter(sorted(target.iterdir())), None)
+        except OSError as e:
+            raise UsageError(f"{target}: cannot list the download folder: {e.strerror}", hint=hint) from None
+        if extra is not None:
+            raise UsageError(
+                f"{target}: the download folder is not empty (it holds {extra.name!r}); MLflow would merge "
+                "the model into it and the leftover files would be verified as part of the model",
+                hint=hint,
+            )
+    elif target.exists() or target.is_symlink():
+        raise UsageError(f"{target}: the download folder is not a directory", hint=hint)
 
 
 def resolve(reference: str) -> ResolvedArtifact:
@@ -245,24 +328,105 @@ def load_model(
     policy: Any = None,
     dst: str | os.PathLike[str] | None = None,
     loader: Callable[[str], Any] | None = None,
+    imports: Iterable[str] = (),
     **guard_options: Any,
 ) -> Any:
     """Returns the MLflow model at `reference` after `envprint.guard()` passed on the very files loaded.
 
-    `reference` is a models:/ or runs:/ reference (downloaded to `dst` first) or a local model
-    directory. The guard verifies the signature with `trusted_keys`, every file against the signed
-    manifest, and this process's environment under `policy` (`guard_options` go to `guard`); only
+    `reference` is a models:/ or runs:/ reference (downloaded to `dst` first, a new or empty
+    directory) or a local model directory. Before the guard compares this process, the libraries of
+    the model's flavors are imported (`FLAVOR_MODULES`: sklearn, torch, xgboost..., and a
+    ``python_function`` loader module outside MLflow), then `imports`: the process is measured with
+    the model's libraries and their native runtimes loaded, as at training. The flavors are read
+    from the MLmodel only once its bytes match the signed manifest; a library that is not installed
+    is skipped and logged. The guard verifies the signature with `trusted_keys`, every file against
+    the signed manifest, and the environment under `policy` (`guard_options` go to `guard`); only
     then is the same local copy loaded with `loader` (default ``mlflow.pyfunc.load_model``), so
     nothing is fetched again between the check and the load. Raises what `guard` raises
-    (`SignatureError`, `ArtifactMismatchError`, `EnvironmentMismatch`) before anything is unpickled.
+    (`SignatureError`, `ArtifactMismatchError`, `EnvironmentMismatch`) before anything is
+    unpickled, and `UsageError` when a module of `imports` cannot be imported.
     """
     local = download(str(reference), dst).path if _is_reference(reference) else Path(reference)
+    flavors = _verified_flavors(local, trusted_keys, policy, guard_options.get("fingerprint"))
+    _import_flavor_modules(local, flavors)
+    import_modules(imports)
     result: GuardResult = guard(local, trusted_keys=trusted_keys, policy=policy, **guard_options)
     load = loader if loader is not None else mlflow.pyfunc.load_model
     try:
         return load(str(result.artifact_path or local))
     except Exception as e:  # MLflow's own loading errors, after the files were verified
         raise UsageError(f"{local}: verified, but MLflow cannot load it: {type(e).__name__}: {e}") from e
+
+
+def _verified_flavors(
+    local: Path, trusted_keys: TrustedKeysLike | None, policy: Any, fingerprint: Any
+) -> Mapping[str, Any]:
+    """Returns the flavors of the model's MLmodel when its bytes are the ones signed; {} otherwise.
+
+    The MLmodel names the modules to import, so it is trusted only as far as the guard will trust
+    it: the fingerprint authenticated as `guard` does and the file's sha256 equal to the manifest's.
+    Anything short of that imports nothing and leaves the refusal, with its full report, to `guard`.
+    """
+    mlmodel = local / "MLmodel"
+    if not mlmodel.is_file():  # a single-file model: no flavors to read
+        return {}
+    try:
+        fp_path = locate(local, fingerprint=fingerprint).fingerprint
+        envelope = read_envelope(fp_path)
+        allow_unsigned = policy is not None and resolve_policy(policy).allow_unsigned
+        authenticate(
+            envelope, trusted_keys, allow_unsigned=allow_unsigned, keys_required=not allow_unsigned, source=str(fp_path)
+        )
+        manifest = decode_fingerprint(envelope, source=str(fp_path)).artifact
+        data = read_regular(mlmodel, _MLMODEL_LIMIT, "MLmodel")
+    except EnvprintError:
+        return {}
+    signed = {f.path: f.sha256 for f in manifest.files} if manifest is not None else {}
+    if signed.get("MLmodel") != hashlib.sha256(data).hexdigest():
+        return {}
+    try:
+        # MLflow's own reader (yaml.safe_load, then Model.from_dict) on the bytes just hashed
+        flavors = Model.from_dict(yaml.safe_load(data)).flavors
+    except Exception as e:  # a signed MLmodel MLflow cannot read: its loader will say so after the guard
+        logger.warning(
+            "load_model: %s: MLflow cannot read it (%s: %s); no flavor imported", mlmodel, type(e).__name__, e
+        )
+        return {}
+    return flavors if isinstance(flavors, Mapping) else {}
+
+
+def _flavor_modules(flavors: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Returns (module, flavor) for each library the flavors name, in MLmodel order, without repeats."""
+    out: dict[str, str] = {}
+    for flavor, conf in flavors.items():
+        module = FLAVOR_MODULES.get(str(flavor))
+        if flavor == "python_function" and isinstance(conf, Mapping):
+            loader_module = conf.get("loader_module")
+            # mlflow.<flavor> is MLflow's glue, imported by the loader; the flavor's own entry names the library
+            if isinstance(loader_module, str) and not loader_module.startswith("mlflow."):
+                module = loader_module
+        if module is not None:
+            out.setdefault(module, str(flavor))
+    return list(out.items())
+
+
+def _import_flavor_modules(local: Path, flavors: Mapping[str, Any]) -> None:
+    """Imports the library each flavor names; one not installed (or failing) is skipped and logged."""
+    imported, skipped = [], []
+    for module, flavor in _flavor_modules(flavors):
+        if importlib.util.find_spec(module.partition(".")[0]) is None:
+            skipped.append(f"{module} (flavor {flavor}): not installed")
+            continue
+        try:
+            importlib.import_module(module)
+        except Exception as e:  # ImportError, or anything the library raises on import: the loader will fail too
+            skipped.append(f"{module} (flavor {flavor}): {type(e).__name__}: {e}")
+            continue
+        imported.append(f"{module} (flavor {flavor})")
+    if imported:
+        logger.info("load_model: %s: imported %s before the guard", local, ", ".join(imported))
+    if skipped:
+        logger.warning("load_model: %s: not imported before the guard, so not measured: %s", local, "; ".join(skipped))
 
 
 def _is_reference(target: str | os.PathLike[str]) -> bool:
