@@ -44,8 +44,7 @@ ENTRIES: tuple[Explanation, ...] = (
         "The serving process can measure this value only later in its life (a framework runtime "
         "that starts with the first prediction, a BLAS or OpenMP library that loads when the model's "
         "library is imported). It is not known to differ; it is reported so the gap is visible.",
-        "import the model's libraries and run one prediction before envprint.guard() (envprint check: "
-        "--import MODULE), or capture after the model has served once",
+        "import the model's libraries and run one prediction before envprint.guard()",
     ),
     Explanation(
         "meta.schema",

@@ -145,6 +145,27 @@ def _info_line(f: Finding, short: _Sides) -> list[Any]:
     return [line]
 
 
+def _merge_alike(titles: list[str]) -> list[str]:
+    """Returns `titles` with those differing only in their second word said once, in order.
+
+    "BLAS numpy/openblas threads 2 → 1" and "BLAS scipy/openblas threads 2 → 1" become
+    "BLAS numpy/openblas, scipy/openblas threads 2 → 1"; a title with no equal first and tail stays as it is.
+    """
+    order: list[str | tuple[str, str]] = []
+    names: dict[tuple[str, str], list[str]] = {}
+    for title in titles:
+        first, _, rest = title.partition(" ")
+        name, _, tail = rest.partition(" ")
+        if not name or not tail:
+            order.append(title)
+            continue
+        if (first, tail) not in names:
+            names[(first, tail)] = []
+            order.append((first, tail))
+        names[(first, tail)].append(name)
+    return [item if isinstance(item, str) else f"{item[0]} {', '.join(names[item])} {item[1]}" for item in order]
+
+
 def _detailed(group: list[Finding], said: set[str], short: _Sides, *, verbose: bool) -> list[Any]:
     """Returns the lines of findings that share one fix: their titles, the first one's cause and why, the fix."""
     from rich.padding import Padding
@@ -163,7 +184,7 @@ def _detailed(group: list[Finding], said: set[str], short: _Sides, *, verbose: b
         for title in members:
             head.add_row("   ", short(title))
     elif members:
-        head.add_row("   ", Text("+ " + "; ".join(short(t) for t in members)))
+        head.add_row("   ", Text("+ " + "; ".join(short(t) for t in _merge_alike(members))))
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column(overflow="fold")

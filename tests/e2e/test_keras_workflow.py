@@ -10,6 +10,7 @@ TF_DETERMINISTIC_OPS unset. The model's golden predictions decide what the diffe
 from __future__ import annotations
 
 import fcntl
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -27,7 +28,25 @@ pytest.importorskip("tensorflow")
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVING_VENV = ROOT / ".cache" / "test-venvs" / "tf220"
-SERVING_REQUIREMENTS = ("tensorflow-cpu==2.20.0", "numpy==2.3.5")
+
+
+def _same_as_training(*names: str) -> tuple[str, ...]:
+    """Returns pins of these distributions at the versions installed here, for those installed.
+
+    Keras imports scikit-learn (and with it scipy's OpenBLAS) whenever it is installed, so a training
+    venv holding scikit-learn (the test extra does) uses it; the serving venv gets the same versions,
+    as a serving image built from the same lock file would, so only the issue's changes differ.
+    """
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return tuple(pins)
+
+
+SERVING_REQUIREMENTS = ("tensorflow-cpu==2.20.0", "numpy==2.3.5", *_same_as_training("scikit-learn", "scipy"))
 
 TRAIN = textwrap.dedent(
     """
@@ -92,7 +111,8 @@ def _serving_python() -> Path:
     with open(SERVING_VENV.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         marker = SERVING_VENV / ".ready"
-        if not marker.exists():
+        wanted = " ".join(SERVING_REQUIREMENTS) + "\n"
+        if not marker.exists() or marker.read_text() != wanted:
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(SERVING_VENV)], check=True)
             install = subprocess.run(
                 [str(python), "-m", "pip", "install", "--quiet", *SERVING_REQUIREMENTS, "-e", str(ROOT)],
@@ -103,7 +123,7 @@ def _serving_python() -> Path:
             if install.returncode != 0:
                 pytest.skip(f"cannot build the serving virtualenv ({' '.join(SERVING_REQUIREMENTS)}): "
                             f"{install.stderr.strip().splitlines()[-1:]}")  # fmt: skip
-            marker.write_text(" ".join(SERVING_REQUIREMENTS) + "\n")
+            marker.write_text(wanted)
     return python
 
 

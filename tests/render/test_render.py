@@ -222,3 +222,16 @@ def test_show_text_names_an_unavailable_packages_or_probes_section(
     assert proc.returncode == 0, proc.stderr  # it used to crash (exit 70)
     line = next(line for line in proc.stdout.splitlines() if f"{section}:" in line)
     assert "permission denied reading site-packages" in line
+
+
+def test_findings_sharing_a_fix_and_a_change_are_said_once() -> None:
+    # three BLAS libraries whose thread count moved the same way, under one fix: one "+" line names them
+    def threads(path: str, title: str) -> Finding:
+        return Finding("blas.threads", path, Severity.warning, 2, 1, title, remedy="unset OMP_NUM_THREADS")
+
+    libraries = ("numpy/openblas", "scikit_learn/openmp", "scipy/openblas")
+    findings = [threads(f"blas.libraries.{lib}.num_threads", f"BLAS {lib} threads 2 → 1") for lib in libraries]
+    findings.append(threads("determinism.variables.OMP_NUM_THREADS", "OMP_NUM_THREADS unset → 1"))
+    text = render(DiffReport("train.fp", "serve.fp", tuple(findings)), Format.text)
+    assert "+ BLAS scikit_learn/openmp, scipy/openblas threads 2 → 1; OMP_NUM_THREADS unset → 1" in text
+    assert text.count("threads 2 → 1") == 2  # the first finding's own line, and the merged one
