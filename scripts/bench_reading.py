@@ -81,7 +81,8 @@ print(json.dumps({"outcome": outcome, "grown": after - before, "seconds": second
 """
 
 
-def _array(items: bytes, n: int) -> bytes:
+def msgpack_array(items: bytes, n: int) -> bytes:
+    """Returns a msgpack array32 of `n` already-encoded `items`."""
     return b"\xdd" + struct.pack(">I", n) + items
 
 
@@ -89,8 +90,12 @@ def _token_cost(token: bytes) -> int:
     return decode_cost(b"\x91" + token, limit=2**62, max_depth=64) - decode_cost(b"\x90", limit=2**62, max_depth=64)
 
 
-def filled(token: bytes, size: int, share: float = 0.97) -> bytes:
-    """Returns a top-level list of about `size` bytes whose estimated cost is `share` of the budget."""
+def hostile_elements(token: bytes, size: int, share: float = 0.97) -> tuple[bytes, int]:
+    """Returns the elements of a list (its header excluded) of about `size` bytes whose estimated decoding
+    cost is `share` of PAYLOAD_BUDGET: copies of `token`, topped up with 1 MiB strings (cheap per byte).
+
+    tests/e2e/test_hostile.py builds its hostile files with this too.
+    """
     filler = b"\xdb" + struct.pack(">I", 1 << 20) + b"x" * (1 << 20)
     a, b, d, e = len(token), len(filler), _token_cost(token), _token_cost(filler)
     f = share * PAYLOAD_BUDGET.limit(size)
@@ -99,13 +104,18 @@ def filled(token: bytes, size: int, share: float = 0.97) -> bytes:
     chunks, left = [], n_tok
     while left:
         k = min(1_000_000, left)
-        chunks.append(_array(token * k, k))
+        chunks.append(msgpack_array(token * k, k))
         left -= k
     chunks += [filler] * n_fill
-    rest = size - sum(map(len, chunks)) - 10
-    if rest >= 0:
+    rest = size - sum(map(len, chunks)) - 5
+    if rest >= 0:  # top up to `size` exactly with one more string
         chunks.append(b"\xdb" + struct.pack(">I", rest) + b"y" * rest)
-    return _array(b"".join(chunks), len(chunks))
+    return b"".join(chunks), len(chunks)
+
+
+def filled(token: bytes, size: int, share: float = 0.97) -> bytes:
+    """Returns a list of about `size` bytes (header included) whose estimated cost is `share` of the budget."""
+    return msgpack_array(*hostile_elements(token, size - 5, share))
 
 
 def hostile_files(directory: Path, size: int) -> tuple[dict[str, Path], Path]:
@@ -115,12 +125,12 @@ def hostile_files(directory: Path, size: int) -> tuple[dict[str, Path], Path]:
     base = envprint.capture(probes=False).to_data()
     base["policy"] = {"junk": "X"}
     head = msgpack.packb(base, use_bin_type=True)
-    empties = [_array(b"\x90" * 1_000_000, 1_000_000)] * (room // 1_000_005)
+    empties = [msgpack_array(b"\x90" * 1_000_000, 1_000_000)] * (room // 1_000_005)
     payloads = {
         # the issue's reproduction: an array header claiming 67M elements, then empty arrays
         "claims 67M elements": b"\x81\xa4meta\xdd" + struct.pack(">I", 67_000_000) + b"\x90" * (room - 10),
         # within msgpack's per-container limits (1M): lists of 1M empty lists, 64 bytes each once decoded
-        "1M-lists of empty lists": b"\x81\xa4meta" + _array(b"".join(empties), len(empties)),
+        "1M-lists of empty lists": b"\x81\xa4meta" + msgpack_array(b"".join(empties), len(empties)),
         "wide text at 97% of the budget": b"\x81\xa4meta" + filled(WIDE_TEXT, room - 6),
         "valid, 97% of the budget in its policy": head.replace(
             msgpack.packb({"junk": "X"}), b"\x81\xa4junk" + filled(WIDE_TEXT, room - len(head) - 6)

@@ -34,6 +34,7 @@ from envprint._unpack import decode_cost
 from envprint.codec import PAYLOAD_BUDGET
 from envprint.envelope import Envelope, payload_type_for
 from envprint.errors import EnvprintError, FingerprintFormatError, UsageError
+from scripts.bench_reading import hostile_elements, msgpack_array
 from tests.conftest import run_envprint
 
 HOSTILE_TEXT = st.sampled_from(
@@ -139,39 +140,11 @@ TOKENS = {
 }
 
 
-def _array(items: bytes, n: int) -> bytes:
-    return b"\xdd" + struct.pack(">I", n) + items
-
-
-def _token_cost(token: bytes) -> int:
-    return decode_cost(b"\x91" + token, limit=2**62, max_depth=64) - decode_cost(b"\x90", limit=2**62, max_depth=64)
-
-
-def _filled(token: bytes, size: int, share: float = 0.97) -> tuple[bytes, int]:
-    """Returns the elements of a top-level list (its header excluded) of about `size` bytes whose estimated cost
-    is `share` of PAYLOAD_BUDGET: copies of `token`, topped up with 1 MiB strings (cheap per byte)."""
-    filler = b"\xdb" + struct.pack(">I", 1 << 20) + b"x" * (1 << 20)
-    a, b, d, e = len(token), len(filler), _token_cost(token), _token_cost(filler)
-    f = share * PAYLOAD_BUDGET.limit(size)
-    n_tok = max(0, int((size * e - b * f) / (a * e - b * d)))
-    n_fill = max(0, int((a * f - size * d) / (a * e - b * d)))
-    chunks, left = [], n_tok
-    while left:
-        k = min(1_000_000, left)
-        chunks.append(_array(token * k, k))
-        left -= k
-    chunks += [filler] * n_fill
-    rest = size - sum(map(len, chunks)) - 5
-    if rest >= 0:  # top up to `size` exactly with one more string
-        chunks.append(b"\xdb" + struct.pack(">I", rest) + b"y" * rest)
-    return b"".join(chunks), len(chunks)
-
-
 @pytest.mark.parametrize("kind", sorted(TOKENS))
 def test_the_cost_estimate_bounds_what_decoding_allocates(kind: str) -> None:
     token = TOKENS[kind]
     n = 20_000
-    payload = msgpack.packb({"junk": []})[:-1] + _array(token * n, n)  # {"junk": [token, ...]}
+    payload = msgpack.packb({"junk": []})[:-1] + msgpack_array(token * n, n)  # {"junk": [token, ...]}
     estimate = decode_cost(payload, limit=2**62, max_depth=64)
     tracemalloc.start()
     try:
@@ -208,7 +181,7 @@ def test_hostile_payloads_are_refused_before_decoding(payload: bytes, message: s
 def test_a_payload_that_would_exhaust_memory_is_refused_with_its_cost() -> None:
     # 3 MiB of empty lists: over 200 MiB once decoded, and over 6.5 x 3 MiB + 24 MiB for its list alone
     n = 3 * 2**20
-    payload = b"\x81\xa4meta" + _array(b"\x90" * n, n)
+    payload = b"\x81\xa4meta" + msgpack_array(b"\x90" * n, n)
     with pytest.raises(FingerprintFormatError, match=r"decoding it would take more than 44 MiB") as info:
         codec.decode_fingerprint(Envelope(payload_type_for(1), payload))
     assert "built to exhaust memory" in info.value.diagnostics()
@@ -274,14 +247,14 @@ def hostile_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # the issue's reproduction: an array header claiming 67M elements, then empty arrays
     repro = b"\x81\xa4meta" + b"\xdd" + struct.pack(">I", 67_000_000) + b"\x90" * (room - 10)
     # the costliest token per byte found (wide text), filled to just under the budget
-    items, count = _filled(TOKENS["wide text"], room - 10)
-    costly = b"\x81\xa4meta" + _array(items, count)
+    items, count = hostile_elements(TOKENS["wide text"], room - 10)
+    costly = b"\x81\xa4meta" + msgpack_array(items, count)
     # the same inside a valid fingerprint: decoded in full, then copied by from_data (the policy is untyped)
     base = envprint.capture(probes=False).to_data()
     base["policy"] = {"junk": "X"}
     head = msgpack.packb(base, use_bin_type=True)
-    items, count = _filled(TOKENS["wide text"], room - len(head) - 10)
-    valid = head.replace(msgpack.packb({"junk": "X"}), b"\x81\xa4junk" + _array(items, count))
+    items, count = hostile_elements(TOKENS["wide text"], room - len(head) - 10)
+    valid = head.replace(msgpack.packb({"junk": "X"}), b"\x81\xa4junk" + msgpack_array(items, count))
     files: dict[str, Any] = {"pub": str(public)}
     for name, payload in {"repro": repro, "costly": costly, "valid": valid}.items():
         envelope = signing.add_signature(Envelope(payload_type_for(1), payload), private)

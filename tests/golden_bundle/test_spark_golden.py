@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,37 +20,22 @@ from envprint import parity
 from envprint.golden import compare_bundle
 from tests.conftest import run_envprint
 from tests.golden_bundle.conftest import EXAMPLE, labels
+from tests.spark_session import local_cluster
 
 pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'envprint[spark]')")
 JAVA = shutil.which("java", path=os.path.join(os.environ.get("JAVA_HOME", ""), "bin")) or shutil.which("java")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(JAVA is None, reason="Spark needs Java 17+ (no java found)")]
 
-MASTER = "local-cluster[2,1,1024]"
 PROBES = ("fill_age", "encode_color", "signup_day")
 
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
     """Yields a SparkSession on a local-cluster of two one-core executors, bound to 127.0.0.1 only."""
-    from pyspark.sql import SparkSession
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SPARK_LOCAL_IP", "127.0.0.1")
-        mp.setenv("PYSPARK_PYTHON", sys.executable)
-        session = (
-            SparkSession.builder.master(MASTER)
-            .appName("envprint-golden-test")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .getOrCreate()
-        )
-        session.sparkContext.setLogLevel("ERROR")
+    with local_cluster("envprint-golden-test") as session:
         try:
             yield session
         finally:
-            session.stop()
             for name in PROBES:  # the driver registered the example's probes: leave the registry as found
                 if parity.get(name) is not None:
                     parity.unregister(name)

@@ -167,18 +167,18 @@ def test_an_unknown_model_or_another_key_fails_clearly(trained: dict[str, object
     assert run_envprint(["check", "models:/churn/1", "--key", str(stranger), "--no-probes"], env=env).returncode == 3
 
 
-def _serve(trained: dict[str, object], reference: str, dst: Path) -> dict[str, object]:
+def _json_run(code: str, args: list[str], env: dict[str, str]) -> dict[str, object]:
+    """Returns the JSON document a Python subprocess running `code` printed last."""
     proc = subprocess.run(
-        [sys.executable, "-c", SERVE, reference, str(trained["public"]), str(dst)],
-        env=_env(trained["store"]),  # type: ignore[arg-type]
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=600, check=False
     )
     assert proc.returncode == 0, proc.stderr
     result: dict[str, object] = json.loads(proc.stdout.splitlines()[-1])
     return result
+
+
+def _serve(trained: dict[str, object], reference: str, dst: Path) -> dict[str, object]:
+    return _json_run(SERVE, [reference, str(trained["public"]), str(dst)], _env(trained["store"]))  # type: ignore[arg-type]
 
 
 def test_load_model_guards_then_loads_the_verified_copy(trained: dict[str, object], tmp_path: Path) -> None:
@@ -368,17 +368,7 @@ def _spy(
     **env: str | None,
 ) -> dict[str, object]:
     args = [reference, str(public), str(dst), json.dumps(watched), json.dumps(imports or []), json.dumps(sample)]
-    proc = subprocess.run(
-        [sys.executable, "-c", SPY, *args],
-        env={**_env(store), **{k: v for k, v in env.items() if v is not None}},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result: dict[str, object] = json.loads(proc.stdout.splitlines()[-1])
-    return result
+    return _json_run(SPY, args, {**_env(store), **{k: v for k, v in env.items() if v is not None}})
 
 
 def _log(got: dict[str, object]) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,12 @@ import pytest
 
 from envprint.fleet import group
 from envprint.model import Fingerprint, Unavailable
+from tests.spark_session import local_cluster
 
 pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'envprint[spark]')")
 JAVA = shutil.which("java", path=os.path.join(os.environ.get("JAVA_HOME", ""), "bin")) or shutil.which("java")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(JAVA is None, reason="Spark needs Java 17+ (no java found)")]
 
-MASTER = "local-cluster[2,1,1024]"
 #: thread and hash-seed variables the driver (this process) must not inherit from the caller's shell
 _DRIVER_UNSET = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED")
 
@@ -31,27 +30,8 @@ _DRIVER_UNSET = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
     """Yields a SparkSession on a local-cluster of two one-core executors, bound to 127.0.0.1 only."""
-    from pyspark.sql import SparkSession
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SPARK_LOCAL_IP", "127.0.0.1")
-        mp.setenv("PYSPARK_PYTHON", sys.executable)
-        for name in _DRIVER_UNSET:
-            mp.delenv(name, raising=False)
-        session = (
-            SparkSession.builder.master(MASTER)
-            .appName("envprint-test")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .getOrCreate()
-        )
-        session.sparkContext.setLogLevel("ERROR")
-        try:
-            yield session
-        finally:
-            session.stop()
+    with local_cluster("envprint-test", unset=_DRIVER_UNSET) as session:
+        yield session
 
 
 @pytest.fixture(scope="module")
