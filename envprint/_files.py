@@ -66,6 +66,19 @@ def read_regular(
         os.close(fd)
 
 
+def read_prefix(path: str, limit: int) -> bytes:
+    """Returns at most the first `limit` bytes of `path`, with one raw read; OSError as raised.
+
+    For the many small metadata files a capture reads (dist-info headers, direct_url.json, RECORD):
+    an order of magnitude cheaper than open() with its buffered text layers.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
 def atomic_write(
     path: str | os.PathLike[str], data: bytes | Iterable[bytes], *, mode: int = 0o644, replace: bool = True
 ) -> Path:
@@ -103,13 +116,18 @@ def atomic_write(
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)  # after a replace there is nothing left to remove; after a link, the name
-    with contextlib.suppress(OSError):  # directory fsync is unsupported on some filesystems
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+    fsync_directory(directory)
     return p
+
+
+def fsync_directory(directory: str | os.PathLike[str]) -> None:
+    """Makes the names just created or renamed in `directory` durable (where the filesystem allows it)."""
+    with contextlib.suppress(OSError):  # directory fsync is unsupported on some filesystems
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def remove_stale_temporaries(path: str | os.PathLike[str], *, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:

@@ -114,8 +114,8 @@ class GuardResult:
         consequence = self.result.consequence()
         lines = [line, f"  {consequence}"] if consequence else [line]
         # warnings a passing guard accepted (a probe it could not re-run, a seed, ...) are named, not only counted
-        cleared = set(map(id, self.result.cleared))
-        warned = [d.finding.title for d in self.result.informational if d.outcome == "warning" and id(d) not in cleared]
+        cleared = self.result.cleared  # said by the consequence line already
+        warned = [d.finding.title for d in self.result.informational if d.outcome == "warning" and d not in cleared]
         lines += [f"  warning: {title}" for title in warned[:_WARNINGS_SHOWN]]
         if len(warned) > _WARNINGS_SHOWN:
             lines.append(f"  +{len(warned) - _WARNINGS_SHOWN} more warning(s) in GuardResult.informational")

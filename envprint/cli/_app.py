@@ -56,6 +56,30 @@ class TextOrJson(str, enum.Enum):
 
 #: the --format option of those commands
 FormatOption = Annotated[TextOrJson, typer.Option("--format", "-f", envvar="ENVPRINT_FORMAT")]
+#: options shared by the commands that capture (capture, fleet spark) or re-run transform probes
+#: (parity, golden export, golden spark): one spelling, one variable, one help text
+NoProbesOption = Annotated[
+    bool, typer.Option("--no-probes", envvar="ENVPRINT_NO_PROBES", help="Skip the numeric probes.")
+]
+ProbeGroupsOption = Annotated[
+    str | None, typer.Option("--probes", envvar="ENVPRINT_PROBES", help="Run only these probe groups: GROUP,GROUP...")
+]
+ProbesFromOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--probes-from",
+        envvar="ENVPRINT_PROBES_FROM",
+        help="Import MODULE (or a .py file) that registers transform probes (repeatable).",
+    ),
+]
+NoEntryPointsOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-entry-points",
+        envvar="ENVPRINT_NO_ENTRY_POINTS",
+        help="Do not load the envprint.probes entry points of installed packages.",
+    ),
+]
 
 
 def no_color() -> bool:

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from envprint.cli._app import (
+    NoProbesOption,
+    ProbeGroupsOption,
     app,
     error_line,
     key_paths,
@@ -119,13 +121,8 @@ def fleet_spark(
         Path,
         typer.Option("-o", "--output", envvar="ENVPRINT_FLEET_DIR", help="Write driver.fp and executor-ID.fp here."),
     ] = Path("envprint-fleet"),
-    no_probes: Annotated[
-        bool, typer.Option("--no-probes", envvar="ENVPRINT_NO_PROBES", help="Skip the numeric probes.")
-    ] = False,
-    probes: Annotated[
-        str | None,
-        typer.Option("--probes", envvar="ENVPRINT_PROBES", help="Run only these probe groups: GROUP,GROUP..."),
-    ] = None,
+    no_probes: NoProbesOption = False,
+    probes: ProbeGroupsOption = None,
     barrier: Annotated[
         bool,
         typer.Option(

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from envprint.cli._app import app, key_paths, stderr
+from envprint.cli._app import NoEntryPointsOption, ProbesFromOption, app, key_paths, stderr
 from envprint.render import Format
 
 golden_app = typer.Typer(
@@ -22,25 +22,9 @@ golden_app = typer.Typer(
 )
 app.add_typer(golden_app)
 
-_ProbesFrom = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--probes-from",
-        envvar="ENVPRINT_PROBES_FROM",
-        help="Import MODULE (or a .py file) that registers the transform probes (repeatable).",
-    ),
-]
 _Probe = Annotated[
     list[str] | None,
     typer.Option("--probe", envvar="ENVPRINT_GOLDEN_PROBES", help="Only this probe (repeatable; default: all)."),
-]
-_NoEntryPoints = Annotated[
-    bool,
-    typer.Option(
-        "--no-entry-points",
-        envvar="ENVPRINT_NO_ENTRY_POINTS",
-        help="Do not load the envprint.probes entry points of installed packages.",
-    ),
 ]
 
 
@@ -49,7 +33,7 @@ def golden_export(
     output: Annotated[
         Path, typer.Option("-o", "--output", envvar="ENVPRINT_GOLDEN_DIR", help="Write the bundle into this directory.")
     ],
-    probes_from: _ProbesFrom = None,
+    probes_from: ProbesFromOption = None,
     probe: _Probe = None,
     baseline: Annotated[
         Path | None,
@@ -62,7 +46,7 @@ def golden_export(
         list[Path] | None,
         typer.Option("--key", envvar="ENVPRINT_TRUSTED_KEYS", help="Verify the baseline with these trusted keys."),
     ] = None,
-    no_entry_points: _NoEntryPoints = False,
+    no_entry_points: NoEntryPointsOption = False,
 ) -> None:
     """Run the registered transform probes and write their golden bundle: exit 0 written, 1 baseline differs."""
     from envprint.golden.export import export_bundle  # numpy and the probe registry: export alone pays for them
@@ -112,7 +96,7 @@ def golden_spark(
         Path,
         typer.Option("-o", "--output", envvar="ENVPRINT_GOLDEN_OUTPUTS", help="Write NAME.outputs.jsonl here."),
     ],
-    probes_from: _ProbesFrom = None,
+    probes_from: ProbesFromOption = None,
     probe: _Probe = None,
     master: Annotated[
         str | None,
@@ -125,7 +109,7 @@ def golden_spark(
         int | None,
         typer.Option(envvar="ENVPRINT_SPARK_PARTITIONS", help="Spread each probe's rows over this many tasks."),
     ] = None,
-    no_entry_points: _NoEntryPoints = False,
+    no_entry_points: NoEntryPointsOption = False,
 ) -> None:
     """Run the bundle's transforms as Spark jobs on the cluster and write their outputs for `golden compare`."""
     from envprint.integrations.spark import golden_outputs, session  # pyspark: only this command needs it

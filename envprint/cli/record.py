@@ -10,7 +10,19 @@ import typer
 
 from envprint.artifact import DEFAULT_IGNORED, fp_destination, parse_size
 from envprint.capturing import capture as run_capture
-from envprint.cli._app import FormatOption, TextOrJson, app, key_paths, parse_tags, probe_groups, stderr, stdout
+from envprint.cli._app import (
+    FormatOption,
+    NoProbesOption,
+    ProbeGroupsOption,
+    ProbesFromOption,
+    TextOrJson,
+    app,
+    key_paths,
+    parse_tags,
+    probe_groups,
+    stderr,
+    stdout,
+)
 from envprint.codec import read
 from envprint.render import fingerprint as render
 from envprint.render.progress import byte_progress
@@ -38,13 +50,8 @@ def capture(
             help="Import MODULE before capturing so its state is seen (repeatable).",
         ),
     ] = None,
-    no_probes: Annotated[
-        bool, typer.Option("--no-probes", envvar="ENVPRINT_NO_PROBES", help="Skip the numeric probes.")
-    ] = False,
-    probes: Annotated[
-        str | None,
-        typer.Option("--probes", envvar="ENVPRINT_PROBES", help="Run only these probe groups: GROUP,GROUP..."),
-    ] = None,
+    no_probes: NoProbesOption = False,
+    probes: ProbeGroupsOption = None,
     probe_budget: Annotated[
         float,
         typer.Option(envvar="ENVPRINT_PROBE_BUDGET", help="Seconds after which heavy probes are skipped."),
@@ -97,14 +104,7 @@ def capture(
             help="Embed the policy serving must satisfy (preset name or TOML file); signed with the rest.",
         ),
     ] = None,
-    probes_from: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--probes-from",
-            envvar="ENVPRINT_PROBES_FROM",
-            help="Import MODULE (or a .py file) that registers transform probes, and record them (repeatable).",
-        ),
-    ] = None,
+    probes_from: ProbesFromOption = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", envvar="ENVPRINT_QUIET")] = False,
 ) -> None:
     """Capture this environment into a fingerprint file."""

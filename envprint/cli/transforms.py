@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from envprint.cli._app import FormatOption, TextOrJson, app, key_paths, stderr
+from envprint.cli._app import (
+    FormatOption,
+    NoEntryPointsOption,
+    ProbesFromOption,
+    TextOrJson,
+    app,
+    key_paths,
+    stderr,
+)
 from envprint.freshness.attribution import attribute
 from envprint.freshness.slo import build_slos, parse_duration
 from envprint.parity import check as check_parity
 from envprint.render.freshness import attribution_data, attribution_text
 from envprint.render.parity import parity_text
+from envprint.render.safe_json import dumps
 from envprint.render.shadow import shadow_data, shadow_plot, shadow_text
 from envprint.shadow import compare as compare_predictions
 
@@ -22,28 +30,14 @@ from envprint.shadow import compare as compare_predictions
 @app.command()
 def parity(
     baseline: Annotated[Path, typer.Argument(help="Fingerprint (.fp) whose transform probes to re-check.")],
-    probes_from: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--probes-from",
-            envvar="ENVPRINT_PROBES_FROM",
-            help="Import MODULE (or a .py file) that registers the transform probes (repeatable).",
-        ),
-    ] = None,
+    probes_from: ProbesFromOption = None,
     key: Annotated[
         list[Path] | None,
         typer.Option(
             "--key", envvar="ENVPRINT_TRUSTED_KEYS", help="Verify the baseline with these trusted public keys first."
         ),
     ] = None,
-    no_entry_points: Annotated[
-        bool,
-        typer.Option(
-            "--no-entry-points",
-            envvar="ENVPRINT_NO_ENTRY_POINTS",
-            help="Do not load the envprint.probes entry points of installed packages.",
-        ),
-    ] = False,
+    no_entry_points: NoEntryPointsOption = False,
     format: FormatOption = TextOrJson.text,
 ) -> None:
     """Re-run the baseline's transform probes here and compare within tolerance: exit 0 match, 1 mismatch."""
@@ -54,7 +48,7 @@ def parity(
         trusted_keys=key_paths(key),
     )
     if format is TextOrJson.json:
-        sys.stdout.write(json.dumps(report.to_data(), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(dumps(report.to_data()) + "\n")
     else:
         sys.stdout.write(parity_text(report) + "\n")
     raise typer.Exit(report.exit_code)
@@ -129,7 +123,7 @@ def shadow(
         data = shadow_data(report)
         if attribution is not None:
             data["freshness"] = attribution_data(attribution)
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(dumps(data) + "\n")
     else:
         sys.stdout.write(shadow_text(report) + ("" if attribution is None else attribution_text(attribution)) + "\n")
     if plot is not None:

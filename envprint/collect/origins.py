@@ -10,8 +10,8 @@ an install, so the packages collector records it (`Package.origin`).
 from __future__ import annotations
 
 import json
-import os
 
+from envprint._files import read_prefix
 from envprint.model import PackageOrigin
 from envprint.privacy import looks_secret_value, redact_path, safe_value
 
@@ -21,14 +21,6 @@ __all__ = ["read_origin"]
 _LIMIT = 64 * 1024
 
 
-def _read_bytes(path: str, limit: int) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        return os.read(fd, limit)
-    finally:
-        os.close(fd)
-
-
 def read_origin(dist_info: str) -> PackageOrigin | None:
     """Returns where a distribution was installed from, per its direct_url.json (PEP 610/660).
 
@@ -36,7 +28,7 @@ def read_origin(dist_info: str) -> PackageOrigin | None:
     file is recorded as kind "unknown" rather than passing for an index install.
     """
     try:
-        raw = _read_bytes(f"{dist_info}/direct_url.json", _LIMIT)
+        raw = read_prefix(f"{dist_info}/direct_url.json", _LIMIT)
     except OSError:
         return None
     try:

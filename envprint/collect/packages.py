@@ -14,6 +14,7 @@ import sys
 import sysconfig
 from collections.abc import Iterable
 
+from envprint._files import read_prefix
 from envprint.collect.origins import read_origin
 from envprint.collect.usage import mark_usage
 from envprint.model import Package, Unavailable
@@ -132,20 +133,11 @@ def _broken(version: str, reason: str, location: str) -> Package:
     )
 
 
-def _read_bytes(path: str, limit: int) -> bytes:
-    # raw os.read: an order of magnitude cheaper than open() with its buffered text layers
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        return os.read(fd, limit)
-    finally:
-        os.close(fd)
-
-
 def _read_headers(path: str) -> dict[str, str]:
     """Returns the lowercased Name/Version headers of a core-metadata file (RFC 822 style)."""
-    data = _read_bytes(path, 4096)
+    data = read_prefix(path, 4096)
     if b"\n\n" not in data and len(data) == 4096:
-        data = _read_bytes(path, _HEADER_LIMIT)  # a long header block (many classifiers)
+        data = read_prefix(path, _HEADER_LIMIT)  # a long header block (many classifiers)
     end = data.find(b"\n\n")
     block = data if end < 0 else data[:end]
     headers = {m.group(1).lower().decode(): m.group(2).strip().decode("utf-8") for m in _HEADER.finditer(block)}
@@ -158,7 +150,7 @@ def _read_headers(path: str) -> dict[str, str]:
 
 def _read_small(path: str) -> str | None:
     try:
-        return _read_bytes(path, 4096).decode("utf-8", "replace").strip() or None
+        return read_prefix(path, 4096).decode("utf-8", "replace").strip() or None
     except OSError:
         return None
 

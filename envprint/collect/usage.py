@@ -10,11 +10,11 @@ distribution's own metadata: `top_level.txt` (or its RECORD) for the modules it 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import sys
 from collections.abc import Mapping
 
+from envprint._files import read_prefix
 from envprint.model import Package
 
 __all__ = ["mark_usage"]
@@ -52,15 +52,9 @@ def _normalise(name: str) -> str:
 
 def _read(path: str) -> bytes | None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return read_prefix(path, _LIMIT)
     except OSError:
         return None
-    try:
-        return os.read(fd, _LIMIT)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def _top_levels(directory: str, name: str) -> set[str] | None:

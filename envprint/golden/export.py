@@ -17,7 +17,6 @@ last, so a reader never sees half a bundle (docs/golden.md, "The bundle").
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envprint import parity
+from envprint._files import fsync_directory
 from envprint.codec import read
 from envprint.errors import EnvprintError, UsageError
 from envprint.golden import shapes
@@ -304,7 +304,7 @@ def _write(target: Path, files: Mapping[str, bytes], manifest: bytes) -> None:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-        _fsync_dir(staging)
+        fsync_directory(staging)
         if target.exists():
             # two renames: in between, `target` is absent (a reader finds no bundle), never half of one
             retired = parent / f".{target.name}.{token}.old"
@@ -313,17 +313,8 @@ def _write(target: Path, files: Mapping[str, bytes], manifest: bytes) -> None:
             shutil.rmtree(retired, ignore_errors=True)
         else:
             os.rename(staging, target)
-        _fsync_dir(parent)
+        fsync_directory(parent)
     except OSError as e:
         raise UsageError(f"-o {target}: cannot write the bundle ({e.strerror or e})") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # directory fsync is unsupported on some filesystems
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -16,7 +16,6 @@ A new field is added without a version change; a renamed or removed field bumps 
 from __future__ import annotations
 
 import io
-import json
 import sys
 from typing import Any
 
@@ -24,6 +23,7 @@ from envprint.envelope import Trust
 from envprint.fleet import FleetGroup, FleetReport, Member
 from envprint.render import Format, render
 from envprint.render.json import report_data
+from envprint.render.safe_json import dumps
 
 if sys.version_info >= (3, 11):
     from typing import assert_never
@@ -46,7 +46,7 @@ def render_fleet(report: FleetReport, format: Format, *, width: int = 100, color
     if format is Format.text:
         return _text(report, width=width, color=color)
     if format is Format.json:
-        return json.dumps(fleet_data(report), indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n"
+        return dumps(fleet_data(report)) + "\n"
     if format is Format.markdown:
         return _markdown(report)
     assert_never(format)

@@ -20,7 +20,6 @@ A new field is added without a version change; a renamed or removed field bumps 
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 import sys
@@ -41,6 +40,7 @@ from envprint.freshness.report import (
 from envprint.freshness.sketch import AGE, FETCH
 from envprint.freshness.slo import format_age, format_value
 from envprint.render import Format
+from envprint.render.safe_json import dumps
 
 if sys.version_info >= (3, 11):
     from typing import assert_never
@@ -67,7 +67,7 @@ def render_freshness(report: FreshnessReport, format: Format, *, width: int = 10
     if format is Format.text:
         return _text(report, width=width, color=color)
     if format is Format.json:
-        return json.dumps(freshness_data(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        return dumps(freshness_data(report)) + "\n"
     if format is Format.markdown:
         return _markdown(report)
     assert_never(format)

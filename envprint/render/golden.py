@@ -19,13 +19,13 @@ field is added without a version change; a renamed or removed field bumps "versi
 from __future__ import annotations
 
 import io
-import json
 import math
 import sys
 from typing import Any
 
 from envprint.golden.report import GoldenReport, ProbeComparison
 from envprint.render import Format
+from envprint.render.safe_json import dumps
 
 if sys.version_info >= (3, 11):
     from typing import assert_never
@@ -44,7 +44,7 @@ def render_golden(report: GoldenReport, format: Format, *, width: int = 100, col
     if format is Format.text:
         return _text(report, width=width, color=color)
     if format is Format.json:
-        return json.dumps(golden_data(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        return dumps(golden_data(report)) + "\n"
     if format is Format.markdown:
         return _markdown(report)
     assert_never(format)
