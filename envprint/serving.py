@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from envprint import predictions
 from envprint.artifact import check_binding, locate
 from envprint.capturing import capture
 from envprint.codec import authenticate, decode_fingerprint
@@ -43,7 +42,6 @@ from envprint.model import Fingerprint, Unavailable
 from envprint.policy import Decision, Policy, PolicyResult, resolve_policy
 from envprint.policy.load import judge
 from envprint.probes import GROUPS
-from envprint.probes.transforms import rerun
 from envprint.render.policy import violations_text
 from envprint.report import DiffReport
 
@@ -266,9 +264,14 @@ def compare_live(
         # usage is the reference's question (what training used), not this process's: not recorded here
         live = capture(probes=bool(groups), probe_groups=groups, nvml=nvml, label="serving (guard)", usage=False)
         if probes:
-            # re-run the user transform probes the reference recorded that this process registers
-            fresh = rerun(reference_fp)
+            # re-run the user transform probes the reference recorded that this process registers; a process
+            # that registers none has not imported the transform registry (~14 ms a first guard need not pay)
+            transforms = sys.modules.get("envprint.probes.transforms")
+            fresh = transforms.rerun(reference_fp) if transforms is not None else {}
             if model is not None or predict is not None:
+                # deferred: golden predictions load the transform registry, which only a guard given a model needs
+                from envprint import predictions
+
                 fresh.update(predictions.rerun(reference_fp, model, predict=predict))
             if fresh and not isinstance(live.probes, Unavailable):
                 live = live.replace(probes={**live.probes, **fresh})

@@ -41,7 +41,21 @@ def main() -> int:
         "envprint diff A B": ["-m", "envprint", "diff", "{w}/{t}.fp", "{w}/{t}-np.fp"],
         "envprint show A": ["-m", "envprint", "show", "{w}/{t}.fp"],
         "capture() in process": ["-c", "import numpy, envprint; envprint.capture()"],
+        "first guard() in process": [
+            "-c",
+            "import numpy, envprint; envprint.guard('{w}/model', trusted_keys=['{w}/k.pub'], verify_artifact=False)",
+        ],
     }
+    # the guard's model: a signed fingerprint with probes, bound to a small file, made by this tree
+    (work / "model").mkdir()
+    (work / "model" / "weights.bin").write_bytes(os.urandom(1 << 20))
+    for argv in (
+        ["keygen", "-o", f"{work}/k"],
+        ["capture", "-q", "--artifact", f"{work}/model", "--key", f"{work}/k.key"],
+    ):
+        subprocess.run(
+            [py, "-m", "envprint", *argv], env=dict(base, PYTHONPATH=str(ROOT)), check=True, capture_output=True
+        )
     times: dict[tuple[str, str], list[float]] = {(c, t): [] for c in commands for t in trees}
     freeze: list[float] = []
     for rnd in range(args.rounds + 1):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import importlib.util
 import json
 import os
 import re
@@ -30,7 +31,7 @@ import typer.main
 from envprint.cli._app import app, error_line, no_color, stderr
 from envprint.errors import EnvprintError
 
-__all__ = ["COMMANDS", "INTERNAL_ERROR", "ErrorReport", "app", "load_commands", "main"]
+__all__ = ["COMMANDS", "INTERNAL_ERROR", "ErrorReport", "app", "load_blas_quietly", "load_commands", "main"]
 
 #: exit status of an unexpected internal error (not 1, which means "differences found")
 INTERNAL_ERROR = 70
@@ -55,6 +56,13 @@ COMMANDS: dict[str, str] = {
 }
 
 _HELP = ("-h", "--help")
+
+#: commands whose process measures itself: they import numpy to capture it and run the probes
+_MEASURING = frozenset({"capture", "check"})
+#: the variables OpenBLAS reads for how long an idle worker thread spins before it sleeps
+_BLAS_TIMEOUT_VARS = ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT", "THREAD_TIMEOUT")
+#: 2**4 cycles: idle workers sleep at once (OpenBLAS's default, 2**28 cycles, spins ~0.1 s on a core)
+_BLAS_TIMEOUT = "4"
 
 # click's exception classes as this typer exposes them (typer 0.28 vendors click, older ones use click)
 _CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -98,6 +106,32 @@ def load_commands(argv: Sequence[str]) -> None:
         importlib.import_module(f"envprint.cli.{module}")
 
 
+def load_blas_quietly(argv: Sequence[str]) -> None:
+    """Imports numpy first, with OpenBLAS's idle worker threads told to sleep at once, when `argv` runs a
+    command that measures this process and nothing has set their spin time.
+
+    OpenBLAS reads the spin time once, when numpy loads it; by default an idle worker spins ~0.1 s on a
+    core after numpy's import and after each threaded call. On a machine with a busy neighbour, that
+    spinning takes the core the command needs (issue 18: `capture` went from 1.05x to 0.81x `pip freeze`).
+    The spin time changes when an idle thread yields the CPU, never how many threads run or what any
+    BLAS call returns, so it hides nothing the probes measure. The variable is removed from the
+    environment before any command code runs: it is neither recorded nor inherited by child processes.
+    A variable the user set, a process that already loaded numpy, and other commands are left as they are.
+    """
+    name = next((a for a in argv if not a.startswith("-")), None)
+    if name not in _MEASURING or "numpy" in sys.modules or any(v in os.environ for v in _BLAS_TIMEOUT_VARS):
+        return
+    if importlib.util.find_spec("numpy") is None:
+        return
+    os.environ[_BLAS_TIMEOUT_VARS[0]] = _BLAS_TIMEOUT
+    try:
+        import numpy  # noqa: F401
+    except Exception:  # a broken numpy is for capture to record (Unavailable, with why), not a CLI crash
+        pass
+    finally:
+        del os.environ[_BLAS_TIMEOUT_VARS[0]]
+
+
 def _writable_in_any_locale() -> None:
     """Makes stdout and stderr escape what their encoding cannot hold: a C locale must not crash a report.
 
@@ -115,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     _writable_in_any_locale()
     command: Any = None
     try:
+        if argv is None:  # only as the program: a caller's process keeps its own BLAS settings
+            load_blas_quietly(args)
         load_commands(args)
         command = typer.main.get_command(app)
         if argv is None:
