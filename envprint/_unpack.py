@@ -14,11 +14,11 @@ what the file claims.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import Any
 
 import msgpack
 
+from envprint._base import Record, record
 from envprint.errors import FingerprintFormatError
 
 __all__ = ["MemoryBudget", "decode_cost", "unpack_bounded"]
@@ -69,8 +69,8 @@ def _dict_cost(n: int) -> int:
     return 8 + 2 * (64 + _r16(table) * growth)
 
 
-@dataclass(frozen=True)
-class MemoryBudget:
+@record
+class MemoryBudget(Record):
     """What a payload may cost to decode: `bytes_per_byte` × its size + `fixed`, nested at most `max_depth`."""
 
     bytes_per_byte: float

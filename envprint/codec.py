@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from envprint._base import Record, record
 from envprint._unpack import MemoryBudget, unpack_bounded
 from envprint.envelope import Envelope, Trust, read_envelope, schema_of
 from envprint.errors import FingerprintFormatError, SignatureError, UnsupportedSchemaError
@@ -49,8 +49,8 @@ _MAX_STR = 1024 * 1024
 PAYLOAD_BUDGET = MemoryBudget(bytes_per_byte=6.5, fixed=24 * 1024 * 1024, max_depth=48)
 
 
-@dataclass(frozen=True)
-class Loaded:
+@record
+class Loaded(Record):
     """A fingerprint as read from a file, with what is known about its signatures."""
 
     fingerprint: Fingerprint

@@ -19,11 +19,11 @@ from __future__ import annotations
 import enum
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import msgpack
 
+from envprint._base import Record, record
 from envprint._files import atomic_write, read_regular
 from envprint.errors import FingerprintFormatError, UnsupportedSchemaError, UsageError
 
@@ -90,8 +90,8 @@ class Trust(str, enum.Enum):
         return self.value.upper()
 
 
-@dataclass(frozen=True)
-class Signature:
+@record
+class Signature(Record):
     """One signature of an envelope. `keyid` is a hint only: trust comes from the verifier's keys."""
 
     keyid: str
@@ -99,8 +99,8 @@ class Signature:
     sig: bytes
 
 
-@dataclass(frozen=True)
-class Envelope:
+@record
+class Envelope(Record):
     """The outer map of a `.fp` file."""
 
     payload_type: str

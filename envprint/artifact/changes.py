@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from envprint._base import Record, record
 
 #: lines of a report shown in an error message (the `changes` attribute holds them all)
 REPORT_LIMIT = 20
@@ -22,8 +23,8 @@ class ChangeKind(str, enum.Enum):
     INVALID = "invalid"  # an unsafe or inconsistent manifest entry (nothing was read)
 
 
-@dataclass(frozen=True)
-class FileChange:
+@record
+class FileChange(Record):
     """One line of an artifact verification report."""
 
     kind: ChangeKind

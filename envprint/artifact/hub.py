@@ -18,10 +18,10 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envprint._base import Record, record
 from envprint.artifact.hashing import special_kind
 from envprint.errors import UsageError
 
@@ -38,8 +38,8 @@ _COMMIT_PREFIX = re.compile(r"[0-9a-f]{4,39}")
 _MAX_HOPS = 40
 
 
-@dataclass(frozen=True)
-class HubSnapshot:
+@record
+class HubSnapshot(Record):
     """One snapshot folder of a Hub cache: ``<cache>/<type>s--ORG--NAME/snapshots/<commit>``."""
 
     cache: Path  # the Hub cache directory, resolved (no symlinks)
@@ -159,8 +159,8 @@ class LinkResolver:
 # ------------------------------------------------------------------------------------- references
 
 
-@dataclass(frozen=True)
-class HubReference:
+@record
+class HubReference(Record):
     """A parsed ``hf://`` reference."""
 
     text: str

@@ -16,17 +16,17 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from envprint._base import Record, record
 from envprint.artifact import hub
 from envprint.artifact.places import default_fp_path, find_fingerprint
 from envprint.artifact.tree import FINGERPRINT_NAME
 from envprint.errors import UsageError
 
 
-@dataclass(frozen=True)
-class ResolvedArtifact:
+@record
+class ResolvedArtifact(Record):
     """A model file or directory on this machine, found from what the user named."""
 
     path: Path  # the local model file or directory
@@ -43,8 +43,8 @@ class ResolvedArtifact:
 Resolver = Callable[[str], ResolvedArtifact]
 
 
-@dataclass(frozen=True)
-class Scheme:
+@record
+class Scheme(Record):
     """A kind of artifact reference, recognised by its prefix."""
 
     prefix: str  # "hf://", "models:/"
@@ -129,8 +129,8 @@ register(Scheme("models:/", "envprint.integrations.mlflow:resolve", extra="mlflo
 register(Scheme("runs:/", "envprint.integrations.mlflow:resolve", extra="mlflow"))  # an MLflow run's artifact
 
 
-@dataclass(frozen=True)
-class Located:
+@record
+class Located(Record):
     """The fingerprint to read and the artifact to check, from what the user named."""
 
     fingerprint: Path

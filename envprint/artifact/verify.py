@@ -8,10 +8,10 @@ import os
 import posixpath
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from envprint._base import Record, record
 from envprint.artifact import hub, shards
 from envprint.artifact.cache import MIN_SIZE, DigestCache, open_cache
 from envprint.artifact.changes import REPORT_LIMIT, ChangeKind, FileChange, format_changes
@@ -49,8 +49,8 @@ def _mismatch(root: Path, changes: list[FileChange]) -> ArtifactMismatchError:
     )
 
 
-@dataclass(frozen=True)
-class ArtifactCheck:
+@record
+class ArtifactCheck(Record):
     """What a successful artifact verification established, for the report."""
 
     path: Path  # the model file or directory checked
@@ -349,8 +349,8 @@ def check_binding(
     return verify(manifest, target, workers=workers, progress=progress, cache=open_cache(digest_cache))
 
 
-@dataclass(frozen=True)
-class Verification:
+@record
+class Verification(Record):
     """What `verify_file` established about a fingerprint file and its artifact."""
 
     fingerprint_path: Path

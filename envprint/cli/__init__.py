@@ -22,12 +22,12 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import typer
 import typer.main
 
+from envprint._base import Record, record
 from envprint.cli._app import app, error_line, no_color, stderr
 from envprint.errors import EnvprintError
 
@@ -68,8 +68,8 @@ _BLAS_TIMEOUT = "4"
 _CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
-@dataclass(frozen=True)
-class ErrorReport:
+@record
+class ErrorReport(Record):
     """A failed command, as its message on stderr and, with ``--format json``, a document on stdout."""
 
     kind: str  # "usage", "signature", "artifact_mismatch", ... ("internal" for a bug)

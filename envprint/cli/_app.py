@@ -10,12 +10,12 @@ from __future__ import annotations
 import enum
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
 
+from envprint._base import Record, record
 from envprint._version import __version__
 from envprint.errors import UsageError
 from envprint.probes import GROUPS
@@ -94,8 +94,8 @@ def styled(stream: TextIO) -> bool:
     return bool(os.environ.get("FORCE_COLOR")) or stream.isatty()
 
 
-@dataclass(frozen=True)
-class Line:
+@record
+class Line(Record):
     """A message line in parts, each with a rich style ("bold red", or "" for none), shown plain off a terminal."""
 
     parts: tuple[tuple[str, str], ...]

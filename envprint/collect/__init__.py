@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from envprint._base import Record, record
 from envprint.collect import blas, cpu, determinism, env, gpu, locale_time, memory, packages, platform, python
 
 __all__ = ["COLLECTORS", "Collector", "Inputs"]
@@ -26,8 +27,8 @@ class Inputs:
     sections: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Collector:
+@record
+class Collector(Record):
     """One section of the fingerprint and the function that measures it."""
 
     section: str  # the `Fingerprint` field it fills

@@ -17,16 +17,17 @@ other known names are recorded in ``env`` when set.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Literal
+
+from envprint._base import Record, record
 
 __all__ = ["ALWAYS", "KNOWN", "SPEED_ONLY", "THREAD_VARIABLES", "Effect", "Variable", "effect_of"]
 
 Effect = Literal["results", "threads", "placement", "devices", "diagnostics"]
 
 
-@dataclass(frozen=True)
-class Variable:
+@record
+class Variable(Record):
     """One environment variable a numeric library reads."""
 
     name: str

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from envprint._base import Record, record
 from envprint.model import Scalar
 
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ OutputValue: TypeAlias = (
 )
 
 
-@dataclass(frozen=True)
-class Raw:
+@record
+class Raw(Record):
     """What one run of a probe computed: named outputs plus decoded categorical flags."""
 
     outputs: Mapping[str, OutputValue]
@@ -55,8 +56,8 @@ class Raw:
     elementwise: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class Probe:
+@record
+class Probe(Record):
     """A computation on fixed inputs whose exact result reveals how this host computes."""
 
     name: str
