@@ -18,10 +18,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import envprint.artifact as artifacts
 from envprint._base import UNAVAILABLE_KEY, is_unavailable
 from envprint._version import __version__
 from envprint.artifact import DEFAULT_IGNORED, DEFAULT_SHARD_SIZE
-from envprint.artifact import manifest as build_manifest
 from envprint.collect import COLLECTORS, Inputs
 from envprint.errors import CaptureError, UsageError
 from envprint.model import SCHEMA_VERSION, Fingerprint, Meta, ProbeResult, Scalar, Unavailable
@@ -109,7 +109,7 @@ def capture(
     manifest = None
     if artifact is not None:
         start = time.perf_counter()
-        manifest = build_manifest(
+        manifest = artifacts.manifest(  # the manifest builder is loaded only by a capture that binds
             artifact, progress=artifact_progress, shard_size=artifact_shard_size, ignore=artifact_ignore
         )
         timings["artifact"] = time.perf_counter() - start

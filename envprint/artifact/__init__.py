@@ -14,7 +14,7 @@
 
 The package is cut by concern: `changes` (the report), `hashing` (parallel streaming sha256 of files
 and byte ranges), `tree` (scan, validate, digest), `shards`, `hub`, `places` (where fingerprints go),
-`refs` (references), `build` (`manifest`), `cache` (the opt-in verified-digest cache) and `verify`
+`refs` (references), `build` (`manifest`), `cache` (the opt-in verified-digest cache) and `verification`
 (file-by-file differences, and `check_binding`, the one binding rule).
 
 Paths of a manifest are validated (relative, normalised, no ``..``, no control characters or
@@ -23,33 +23,37 @@ backslashes) before anything is read from disk, even though the manifest is sign
 
 from __future__ import annotations
 
-from envprint.artifact.build import manifest
-from envprint.artifact.cache import CACHE_ENV, DigestCache
-from envprint.artifact.changes import ChangeKind, FileChange, format_changes
-from envprint.artifact.hashing import ProgressCallback, default_workers
-from envprint.artifact.hub import HubSnapshot, parse_reference, snapshot_of
-from envprint.artifact.places import artifact_for_fingerprint, default_fp_path, find_fingerprint
-from envprint.artifact.refs import (
-    Located,
-    ResolvedArtifact,
-    Scheme,
-    fp_destination,
-    is_reference,
-    locate,
-    register,
-    resolve,
-)
-from envprint.artifact.shards import DEFAULT_SHARD_SIZE, MIN_SHARD_SIZE, parse_size
-from envprint.artifact.tree import (
-    ALLOWED_EXCLUDES,
-    DEFAULT_EXCLUDES,
-    DEFAULT_IGNORED,
-    FINGERPRINT_NAME,
-    HASH_ALGORITHM,
-    directory_digest,
-    validate_manifest,
-)
-from envprint.artifact.verify import ArtifactCheck, Verification, check_binding, verify, verify_file
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from envprint.artifact.build import manifest
+    from envprint.artifact.cache import CACHE_ENV, DigestCache
+    from envprint.artifact.changes import ChangeKind, FileChange, format_changes
+    from envprint.artifact.hashing import ProgressCallback, default_workers
+    from envprint.artifact.hub import HubSnapshot, parse_reference, snapshot_of
+    from envprint.artifact.places import artifact_for_fingerprint, default_fp_path, find_fingerprint
+    from envprint.artifact.refs import (
+        Located,
+        ResolvedArtifact,
+        Scheme,
+        fp_destination,
+        is_reference,
+        locate,
+        register,
+        resolve,
+    )
+    from envprint.artifact.shards import DEFAULT_SHARD_SIZE, MIN_SHARD_SIZE, parse_size
+    from envprint.artifact.tree import (
+        ALLOWED_EXCLUDES,
+        DEFAULT_EXCLUDES,
+        DEFAULT_IGNORED,
+        FINGERPRINT_NAME,
+        HASH_ALGORITHM,
+        directory_digest,
+        validate_manifest,
+    )
+    from envprint.artifact.verification import ArtifactCheck, Verification, check_binding, verify, verify_file
 
 __all__ = [
     "ALLOWED_EXCLUDES",
@@ -90,3 +94,55 @@ __all__ = [
     "verify",
     "verify_file",
 ]
+
+# public name -> the module that defines it, imported on first use: a capture without --artifact loads
+# `tree`, `refs` and `shards` (the defaults, where the fingerprint goes), not `build`, `verification`
+# (which reads fingerprints) or `cache` (issue 18: a command pays for what it does)
+_LAZY = {
+    "manifest": "envprint.artifact.build",
+    "CACHE_ENV": "envprint.artifact.cache",
+    "DigestCache": "envprint.artifact.cache",
+    "ChangeKind": "envprint.artifact.changes",
+    "FileChange": "envprint.artifact.changes",
+    "format_changes": "envprint.artifact.changes",
+    "ProgressCallback": "envprint.artifact.hashing",
+    "default_workers": "envprint.artifact.hashing",
+    "HubSnapshot": "envprint.artifact.hub",
+    "parse_reference": "envprint.artifact.hub",
+    "snapshot_of": "envprint.artifact.hub",
+    "artifact_for_fingerprint": "envprint.artifact.places",
+    "default_fp_path": "envprint.artifact.places",
+    "find_fingerprint": "envprint.artifact.places",
+    "Located": "envprint.artifact.refs",
+    "ResolvedArtifact": "envprint.artifact.refs",
+    "Scheme": "envprint.artifact.refs",
+    "fp_destination": "envprint.artifact.refs",
+    "is_reference": "envprint.artifact.refs",
+    "locate": "envprint.artifact.refs",
+    "register": "envprint.artifact.refs",
+    "resolve": "envprint.artifact.refs",
+    "DEFAULT_SHARD_SIZE": "envprint.artifact.shards",
+    "MIN_SHARD_SIZE": "envprint.artifact.shards",
+    "parse_size": "envprint.artifact.shards",
+    "ALLOWED_EXCLUDES": "envprint.artifact.tree",
+    "DEFAULT_EXCLUDES": "envprint.artifact.tree",
+    "DEFAULT_IGNORED": "envprint.artifact.tree",
+    "FINGERPRINT_NAME": "envprint.artifact.tree",
+    "HASH_ALGORITHM": "envprint.artifact.tree",
+    "directory_digest": "envprint.artifact.tree",
+    "validate_manifest": "envprint.artifact.tree",
+    "ArtifactCheck": "envprint.artifact.verification",
+    "Verification": "envprint.artifact.verification",
+    "check_binding": "envprint.artifact.verification",
+    "verify": "envprint.artifact.verification",
+    "verify_file": "envprint.artifact.verification",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'envprint.artifact' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

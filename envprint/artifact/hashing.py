@@ -14,7 +14,6 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 from envprint.errors import UsageError
@@ -212,6 +211,8 @@ def hash_pieces(
         finally:
             _local.__dict__.pop("buf", None)  # a long-lived (serving) thread keeps no 4 MiB buffer
     else:
+        from concurrent.futures import ThreadPoolExecutor  # with logging, ~4 ms that a capture without --artifact skips
+
         pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="envprint-hash")
         try:
             for future in [pool.submit(run, b) for b in batches]:
