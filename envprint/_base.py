@@ -101,9 +101,11 @@ class Record:
 
     __slots__ = ()
     __dataclass_fields__: ClassVar[dict[str, Any]]
+    #: the instance fields in order, set by `record` (``__dataclass_fields__`` also lists ClassVars)
+    _record_fields: ClassVar[dict[str, dataclasses.Field[Any]]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        fields = self.__dataclass_fields__
+        fields = self._record_fields
         names = list(fields)
         if len(args) > len(names):
             raise TypeError(f"{type(self).__name__}() takes {len(names)} arguments, got {len(args)}")
@@ -128,7 +130,7 @@ class Record:
             object.__setattr__(self, name, value)
 
     def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__dataclass_fields__)
+        return tuple(getattr(self, name) for name in self._record_fields)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -140,7 +142,7 @@ class Record:
         return hash((self.__class__, self._values()))
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__dataclass_fields__)
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._record_fields)
         return f"{self.__class__.__qualname__}({fields})"
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -150,11 +152,12 @@ class Record:
         raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
 
 
-_T = TypeVar("_T", bound=type)
+_T = TypeVar("_T", bound=type[Record])
 
 
 @dataclass_transform(frozen_default=True, eq_default=True, field_specifiers=(field, descriptive))
 def record(cls: _T) -> _T:
     """Returns `cls` made a frozen model class: dataclass fields, `Record`'s shared methods."""
     dataclass(init=False, eq=False, repr=False)(cls)  # adds the fields in place (no slots: same class)
+    cls._record_fields = {f.name: f for f in dataclasses.fields(cls)}
     return cls

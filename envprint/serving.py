@@ -28,10 +28,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from envprint._base import Record, record
 from envprint.artifact import check_binding, locate
 from envprint.capturing import capture
 from envprint.codec import authenticate, decode_fingerprint
@@ -61,8 +61,8 @@ logger = logging.getLogger("envprint")
 _CAPTURE_LOCK = threading.Lock()
 
 
-@dataclass(frozen=True)
-class GuardResult:
+@record
+class GuardResult(Record):
     """What the guard checked and decided."""
 
     passed: bool  # no violation (waived ones excepted)
@@ -228,8 +228,8 @@ def guard(
 _WARNINGS_SHOWN = 5
 
 
-@dataclass(frozen=True)
-class LiveComparison:
+@record
+class LiveComparison(Record):
     """This process's environment compared with a reference fingerprint, and the policy's decisions."""
 
     live: Fingerprint

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from envprint._base import Record, record
 
 __all__ = ["CATALOGUE", "ENTRIES", "KINDS", "PROBE_GROUPS", "PROBE_REMEDIES", "Explanation"]
 
 
-@dataclass(frozen=True)
-class Explanation:
+@record
+class Explanation(Record):
     """What one kind of finding means: a short title, why it matters for skew, and how to fix it."""
 
     kind: str

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-from envprint._base import is_unavailable
+from envprint._base import Record, is_unavailable, record
 from envprint.collect.packages import normalise
 from envprint.explain.scope import scope_of
 from envprint.model import Fingerprint
@@ -35,8 +34,8 @@ __all__ = ["CLEARED", "Decision", "Policy", "PolicyResult", "combine", "evaluate
 CLEARED = "golden predictions match"
 
 
-@dataclass(frozen=True)
-class Policy:
+@record
+class Policy(Record):
     """An ordered list of rules, waivers and the severity that refuses when no rule decides."""
 
     name: str
@@ -66,8 +65,8 @@ class Policy:
         }
 
 
-@dataclass(frozen=True)
-class Decision:
+@record
+class Decision(Record):
     """What the policy decided about one finding, and which rule decided it."""
 
     finding: Finding
@@ -76,8 +75,8 @@ class Decision:
     note: str | None = None  # e.g. "waiver expired on 2026-01-31", "numpy 2.3.5 does not satisfy ~=2.4.0"
 
 
-@dataclass(frozen=True)
-class PolicyResult:
+@record
+class PolicyResult(Record):
     """Every decision of a policy over a diff report."""
 
     policy: str

@@ -18,12 +18,12 @@ import fnmatch
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from envprint._base import Record, record
 from envprint.collect.packages import normalise
 from envprint.diffing.packages import NUMERICS_PACKAGES
 from envprint.model import Fingerprint, Unavailable
@@ -52,8 +52,8 @@ Verdict = tuple[Outcome, str, str | None]
 SEVERITIES: Mapping[str, Severity] = {s.name: s for s in Severity}
 
 
-@dataclass(frozen=True)
-class Rule:
+@record
+class Rule(Record):
     """What every rule shares: an optional severity floor and the reason it was written."""
 
     #: the TOML key that names this kind of rule ("exact", "warn", ...)
@@ -80,7 +80,7 @@ class Rule:
         return kinds is None or fnmatch.fnmatchcase(finding.kind, kinds)
 
 
-@dataclass(frozen=True)
+@record
 class Exact(Rule):
     """A finding at a matching path refuses."""
 
@@ -96,7 +96,7 @@ class Exact(Rule):
         return None
 
 
-@dataclass(frozen=True)
+@record
 class Warn(Rule):
     """A finding at a matching path is only a warning."""
 
@@ -112,7 +112,7 @@ class Warn(Rule):
         return None
 
 
-@dataclass(frozen=True)
+@record
 class Ignore(Rule):
     """A finding at a matching path is dropped (before any other rule, descriptive or not)."""
 
@@ -128,7 +128,7 @@ class Ignore(Rule):
         return None
 
 
-@dataclass(frozen=True)
+@record
 class SameRelease(Rule):
     """Equal up to the first `parts` release components (3.11.7 ~ 3.11.9 with parts = 2) is allowed."""
 
@@ -149,7 +149,7 @@ class SameRelease(Rule):
         return "violation", label, note
 
 
-@dataclass(frozen=True)
+@record
 class PackageVersion(Rule):
     """The serving version of `package` must satisfy `version` (a PEP 440 specifier), changed or not."""
 
@@ -168,7 +168,7 @@ class PackageVersion(Rule):
         return ("violation" if note else "allowed"), label, note
 
 
-@dataclass(frozen=True)
+@record
 class ProbeTolerance(Rule):
     """Float probe differences within the limits are allowed; categorical ones always refuse."""
 
@@ -211,8 +211,8 @@ class ProbeTolerance(Rule):
         return "allowed", label, None
 
 
-@dataclass(frozen=True)
-class Waiver:
+@record
+class Waiver(Record):
     """A violation accepted on purpose, with a reason and an expiry date."""
 
     reason: str

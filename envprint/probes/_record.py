@@ -12,12 +12,12 @@ import hashlib
 import struct
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from envprint._base import Record, record
 from envprint.model import ProbeOutput
 from envprint.probes._base import OutputValue
 
@@ -31,8 +31,8 @@ BLOCKS = 16
 ROW_SAMPLES = 6
 
 
-@dataclass(frozen=True)
-class Canonical:
+@record
+class Canonical(Record):
     """One output in canonical form; two runs agree when their `key()`s are equal."""
 
     kind: str  # "float", "complex", "int", "text"

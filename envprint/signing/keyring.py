@@ -16,7 +16,6 @@ import stat
 import sys
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -24,6 +23,7 @@ from typing import Any, TypeAlias
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from envprint._base import Record, record
 from envprint.errors import UsageError
 from envprint.signing.keys import (
     PublicKey,
@@ -104,8 +104,8 @@ def _read_trusted_file(path: Path, what: str, strict: bool) -> bytes:
     return read_key_file(path, what)
 
 
-@dataclass(frozen=True)
-class TrustedKey:
+@record
+class TrustedKey(Record):
     """One key a verifier trusts (or, revoked, explicitly distrusts), with its validity window."""
 
     keyid: str
@@ -160,8 +160,8 @@ def _private_key_given() -> UsageError:
     )
 
 
-@dataclass(frozen=True)
-class Keyring:
+@record
+class Keyring(Record):
     """The keys a verifier trusts, one entry per key id (a key listed twice keeps the strictest terms).
 
     Immutable: build one per verification (`Keyring.of`) or share one freely; verifying never

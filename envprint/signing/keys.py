@@ -18,7 +18,6 @@ import contextlib
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256, Hash
 
+from envprint._base import Record, record
 from envprint._files import atomic_write, read_regular
 from envprint.errors import SignatureError, UsageError
 
@@ -359,8 +359,8 @@ def _public_from_der(der: bytes, source: str) -> PublicKey:
 # ------------------------------------------------------------------------------------------ signers
 
 
-@dataclass(frozen=True)
-class Signer:
+@record
+class Signer(Record):
     """Signs for one public key: ``sign(pae) -> signature`` over DSSE's pre-authentication encoding.
 
     Wrap a key held in a KMS or HSM so it never touches disk::
