@@ -27,8 +27,8 @@ from envprint.render.safe_json import dumps
 
 if sys.version_info >= (3, 11):
     from typing import assert_never
-else:  # pragma: no cover - Python 3.10: the shim of envprint.render
-    from envprint.render import assert_never
+else:  # pragma: no cover - Python 3.10: the shim of envprint.render.formats
+    from envprint.render.formats import assert_never
 
 __all__ = ["FLEET_JSON_VERSION", "fleet_data", "render_fleet"]
 
