@@ -18,9 +18,9 @@ names below load their modules on first use. No submodule shares a name with a p
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from envprint._lazy import lazy_attributes
 from envprint._version import __version__
 from envprint.errors import (
     ArtifactMismatchError,
@@ -79,11 +79,4 @@ _LAZY = {
     "seed_everything": "envprint.seeding",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'envprint' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())

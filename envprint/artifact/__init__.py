@@ -23,8 +23,9 @@ backslashes) before anything is read from disk, even though the manifest is sign
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from envprint._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from envprint.artifact.build import manifest
@@ -138,11 +139,4 @@ _LAZY = {
     "verify_file": "envprint.artifact.verification",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'envprint.artifact' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())

@@ -14,9 +14,9 @@ comparing does not.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from envprint._lazy import lazy_attributes
 from envprint.golden.compare import compare_bundle, compare_rows
 from envprint.golden.errors import GoldenExportError, GoldenFormatError
 from envprint.golden.jsonl import dumps_row, encode_rows, loads_row, read_rows
@@ -51,11 +51,4 @@ __all__ = [
 # public name -> module that defines it; imported on first access (numpy, and the transform registry)
 _LAZY = {"export_bundle": "envprint.golden.export", "synthetic": "envprint.parity.profiles"}
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'envprint.golden' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())

@@ -8,8 +8,9 @@ without a renderer fails type checking and the exhaustiveness test. `envprint.re
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from envprint._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from envprint.render.dispatch import render
@@ -22,11 +23,4 @@ __all__ = ["Format", "render"]
 # that passes pays for no diff rendering)
 _LAZY = {"Format": "envprint.render.formats", "render": "envprint.render.dispatch"}
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'envprint.render' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
