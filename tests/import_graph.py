@@ -16,7 +16,27 @@ def _modules(root: Path) -> dict[str, Path]:
     return out
 
 
-def _targets(module: str, path: Path, node: ast.Import | ast.ImportFrom, known: dict[str, Path]) -> Iterator[str]:
+def _lazy_tables(known: dict[str, Path]) -> dict[str, dict[str, str]]:
+    """Returns package -> its ``_LAZY`` table (public name -> defining module), read from each ``__init__``."""
+    tables = {}
+    for name, path in known.items():
+        if path.name != "__init__.py":
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in node.targets):
+                tables[name] = ast.literal_eval(node.value)
+    return tables
+
+
+def _targets(
+    module: str,
+    path: Path,
+    node: ast.Import | ast.ImportFrom,
+    known: dict[str, Path],
+    lazy: dict[str, dict[str, str]] | None = None,
+) -> Iterator[str]:
+    """Yields the modules an import statement loads; a name a package loads on first use (its ``_LAZY``
+    table) counts as an import of the module that defines it, since ``from package import name`` loads it."""
     if isinstance(node, ast.Import):
         yield from (a.name for a in node.names)
         return
@@ -26,8 +46,11 @@ def _targets(module: str, path: Path, node: ast.Import | ast.ImportFrom, known: 
         source = ".".join([*base, *([node.module] if node.module else [])])
     else:
         source = node.module or ""
+    table = (lazy or {}).get(source, {})
     for alias in node.names:
         yield f"{source}.{alias.name}" if f"{source}.{alias.name}" in known else source
+        if alias.name in table:
+            yield table[alias.name]
 
 
 def _packages_run(module: str, target: str, known: dict[str, Path]) -> Iterator[str]:
@@ -47,6 +70,7 @@ def _packages_run(module: str, target: str, known: dict[str, Path]) -> Iterator[
 def import_graph(root: Path) -> tuple[dict[str, set[str]], list[tuple[str, str, int]]]:
     """Returns (module -> modules it imports, the function-level imports of own modules as (module, target, line))."""
     known = _modules(root)
+    lazy = _lazy_tables(known)
     graph: dict[str, set[str]] = {m: set() for m in known}
     deferred: list[tuple[str, str, int]] = []
 
@@ -56,7 +80,7 @@ def import_graph(root: Path) -> tuple[dict[str, set[str]], list[tuple[str, str, 
                 visit(module, path, child, depth)
             return
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            for target in _targets(module, path, node, known):
+            for target in _targets(module, path, node, known, lazy):
                 if target in known and target != module:
                     graph[module].add(target)
                     if depth:

@@ -83,6 +83,24 @@ def test_a_cycle_through_a_package_init_is_found(tmp_path: Path) -> None:
     assert find_cycles(graph) == []  # a submodule importing a sibling through its own package is fine
 
 
+def test_a_cycle_through_a_name_a_package_loads_on_first_use_is_found(tmp_path: Path) -> None:
+    # `from pkg import thing` loads pkg.impl through pkg's _LAZY table (envprint._lazy): an edge the
+    # statement does not spell, so pkg.impl importing pkg.user back is a cycle all the same
+    files = {
+        "pkg/__init__.py": '_LAZY = {"thing": "pkg.impl"}\n',
+        "pkg/impl.py": "from pkg.user import helper\n",
+        "pkg/user.py": "from pkg import thing\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    graph, _ = import_graph(tmp_path / "pkg")
+    assert find_cycles(graph) == [["pkg.impl", "pkg.user"]]
+    (tmp_path / "pkg/impl.py").write_text("")
+    graph, _ = import_graph(tmp_path / "pkg")
+    assert find_cycles(graph) == []
+
+
 @pytest.mark.slow
 def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
     """An import-order bug (a cycle the first importer happens to break) fails here, not in a user's shell."""
