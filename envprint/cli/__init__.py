@@ -116,10 +116,13 @@ def load_blas_quietly(argv: Sequence[str]) -> None:
     The spin time changes when an idle thread yields the CPU, never how many threads run or what any
     BLAS call returns, so it hides nothing the probes measure. The variable is removed from the
     environment before any command code runs: it is neither recorded nor inherited by child processes.
-    A variable the user set, a process that already loaded numpy, and other commands are left as they are.
+    A variable the user set, a process that already loaded numpy, other commands and ``--help`` are left
+    as they are.
     """
     name = next((a for a in argv if not a.startswith("-")), None)
-    if name not in _MEASURING or "numpy" in sys.modules or any(v in os.environ for v in _BLAS_TIMEOUT_VARS):
+    if name not in _MEASURING or any(a in _HELP for a in argv):
+        return
+    if "numpy" in sys.modules or any(v in os.environ for v in _BLAS_TIMEOUT_VARS):
         return
     if importlib.util.find_spec("numpy") is None:
         return

@@ -106,3 +106,5 @@ def test_commands_that_do_not_measure_this_process_do_not_load_numpy(tmp_path: P
     assert run_envprint(["capture", "-q", "--no-probes", "-o", str(fp)]).returncode == 0
     seen = _run(tmp_path, ["diff", str(fp), str(fp)])
     assert seen == {"at_numpy_import": [], "status": 0, "numpy": False}
+    help_only = _run(tmp_path, ["capture", "--help"])
+    assert help_only == {"at_numpy_import": [], "status": 0, "numpy": False}  # help measures nothing
