@@ -72,8 +72,8 @@ def capture(
     """
     embedded_policy = None
     if policy is not None:
-        # deferred: the policy rules load the diff rules, explanations and packaging's specifiers (~30 ms of
-        # every capture), which only a capture that embeds a policy needs
+        # deferred: the policy rules load the diff rules and the explanations (~25 ms of every capture),
+        # which only a capture that embeds a policy needs
         from envprint.policy import resolve_policy
 
         embedded_policy = resolve_policy(policy).to_data()

@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
 from envprint._files import read_regular
 from envprint.errors import PolicyError
 from envprint.model import Fingerprint
@@ -207,6 +205,8 @@ def _rule(data: Mapping[str, Any], index: int, locate: _Locator) -> Rule:
     if "package" in kwargs:
         if "version" not in kwargs:
             raise locate.error("package", where, 'a package rule needs version = "SPECIFIER"')
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet  # only a policy with a package rule pays it
+
         try:
             SpecifierSet(kwargs["version"])
         except InvalidSpecifier:

@@ -20,9 +20,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
-
 from envprint._base import Record, record
 from envprint.collect.packages import normalise
 from envprint.diffing.packages import NUMERICS_PACKAGES
@@ -247,6 +244,9 @@ def version_note(version: str | None, spec: str) -> str | None:
     """Returns why `version` does not satisfy `spec`, None when it does."""
     if version is None:
         return f"not installed on the serving side (required {spec})"
+    from packaging.specifiers import SpecifierSet  # ~6 ms with packaging.version: only a package rule pays it
+    from packaging.version import InvalidVersion, Version
+
     try:
         ok = SpecifierSet(spec).contains(Version(version), prereleases=True)
     except InvalidVersion:
