@@ -63,6 +63,15 @@ def test_the_package_has_no_import_cycle_and_few_deferred_own_imports() -> None:
     assert len(deferred) <= 25, deferred
 
 
+def _graph_of(root: Path, files: dict[str, str]) -> dict[str, set[str]]:
+    """Returns the import graph of the package `pkg` under `root` after writing `files` (path -> text) there."""
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    graph, _ = import_graph(root / "pkg")
+    return graph
+
+
 def test_a_cycle_through_a_package_init_is_found(tmp_path: Path) -> None:
     # importing a.b.c runs a/__init__ and a/b/__init__ first: golden.profiles importing parity.edge_cases
     # while parity/__init__ imported golden.profiles broke `from envprint.golden import synthetic`
@@ -73,13 +82,9 @@ def test_a_cycle_through_a_package_init_is_found(tmp_path: Path) -> None:
         "pkg/parity/__init__.py": "from pkg.golden.profiles import synthetic\n",
         "pkg/parity/edge_cases.py": "",
     }
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    graph, _ = import_graph(tmp_path / "pkg")
+    graph = _graph_of(tmp_path, files)
     assert find_cycles(graph) == [["pkg.golden.profiles", "pkg.parity"]]
-    (tmp_path / "pkg/parity/__init__.py").write_text("from pkg.parity.edge_cases import edge_cases\n")
-    graph, _ = import_graph(tmp_path / "pkg")
+    graph = _graph_of(tmp_path, {"pkg/parity/__init__.py": "from pkg.parity.edge_cases import edge_cases\n"})
     assert find_cycles(graph) == []  # a submodule importing a sibling through its own package is fine
 
 
@@ -91,13 +96,9 @@ def test_a_cycle_through_a_name_a_package_loads_on_first_use_is_found(tmp_path: 
         "pkg/impl.py": "from pkg.user import helper\n",
         "pkg/user.py": "from pkg import thing\n",
     }
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    graph, _ = import_graph(tmp_path / "pkg")
+    graph = _graph_of(tmp_path, files)
     assert find_cycles(graph) == [["pkg.impl", "pkg.user"]]
-    (tmp_path / "pkg/impl.py").write_text("")
-    graph, _ = import_graph(tmp_path / "pkg")
+    graph = _graph_of(tmp_path, {"pkg/impl.py": ""})
     assert find_cycles(graph) == []
 
 
