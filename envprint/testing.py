@@ -489,23 +489,22 @@ def with_variable(fp: Fingerprint, name: str, value: str | None) -> Fingerprint:
 
 def with_package(fp: Fingerprint, name: str, package: Package | None) -> Fingerprint:
     """Returns `fp` with distribution `name` installed as `package` (None: removed), unless packages are Unavailable."""
-    if isinstance(fp.packages, Unavailable):
-        return fp
-    packages = dict(fp.packages)
-    if package is None:
-        packages.pop(name, None)
-    else:
-        packages[name] = package
-    return fp.replace(packages=packages)
+    return _with_entry(fp, "packages", name, package)
 
 
 def with_probe(fp: Fingerprint, name: str, result: ProbeResult | None) -> Fingerprint:
     """Returns `fp` with probe `name`'s result set to `result` (None: removed), unless probes are Unavailable."""
-    if isinstance(fp.probes, Unavailable):
+    return _with_entry(fp, "probes", name, result)
+
+
+def _with_entry(fp: Fingerprint, section: str, name: str, value: Any) -> Fingerprint:
+    """Returns `fp` with entry `name` of map `section` set to `value` (None: removed); `fp` if it is Unavailable."""
+    entries = getattr(fp, section)
+    if isinstance(entries, Unavailable):
         return fp
-    results = dict(fp.probes)
-    if result is None:
-        results.pop(name, None)
+    updated = dict(entries)
+    if value is None:
+        updated.pop(name, None)
     else:
-        results[name] = result
-    return fp.replace(probes=results)
+        updated[name] = value
+    return fp.replace(**{section: updated})
