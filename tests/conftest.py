@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +47,32 @@ def run_envprint(
         timeout=timeout,
         check=False,
     )
+
+
+def python_json(
+    code: str,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    python: str | os.PathLike[str] = sys.executable,
+    cwd: Path | None = None,
+    timeout: float = 600,
+) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
+    """Returns the JSON object `python -c code ARGS` printed on its last line, and the finished process.
+
+    The process runs with `env` (default: host_env()); the test fails with its stderr when it exits non-zero.
+    """
+    proc = subprocess.run(
+        [str(python), "-c", code, *args],
+        env=dict(env) if env is not None else host_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    doc: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return doc, proc
 
 
 CaptureFn = Callable[..., Loaded]

@@ -19,7 +19,7 @@ import pytest
 import envprint
 from envprint import signing
 from envprint.serving import guard
-from tests.conftest import host_env, run_envprint
+from tests.conftest import host_env, python_json, run_envprint
 
 SERVE = textwrap.dedent(
     """
@@ -75,16 +75,7 @@ def model(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path]) -> 
 def serve(model: Path, keys: tuple[Path, Path] | None, *, preamble: str = "", **kw: Any) -> dict[str, Any]:
     env_overrides = kw.pop("env", {})
     args = {"model": str(model), "keys": [str(keys[1])] if keys else None, "preamble": preamble, **kw}
-    proc = subprocess.run(
-        [sys.executable, "-c", SERVE, json.dumps(args)],
-        env=host_env(TF_CPP_MIN_LOG_LEVEL="3", **env_overrides),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out, proc = python_json(SERVE, json.dumps(args), env=host_env(TF_CPP_MIN_LOG_LEVEL="3", **env_overrides))
     out["stderr"] = proc.stderr
     return out
 
@@ -404,13 +395,11 @@ def test_the_emergency_override_leaves_a_trace_when_logging_is_silenced(model: P
         print(json.dumps({{"passed": r.passed, "overridden": r.overridden, "override": r.override}}))
         """
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script, str(model), str(keys[1])],
+    doc, proc = python_json(
+        script, str(model), str(keys[1]),
         env=host_env(OPENBLAS_NUM_THREADS="1", ENVPRINT_GUARD="warn", TF_CPP_MIN_LOG_LEVEL="3"),
-        capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {
+    assert doc == {
         "passed": False, "overridden": True, "override": "ENVPRINT_GUARD=warn",
     }  # fmt: skip
     trace = [line for line in proc.stderr.splitlines() if line.startswith("envprint: ENVPRINT_GUARD=warn")]

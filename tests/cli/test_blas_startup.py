@@ -8,14 +8,12 @@ command's own code, and a child process it starts, see afterwards.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import host_env, run_envprint
+from tests.conftest import host_env, python_json, run_envprint
 
 # Runs `envprint ARGS` as the program (argv from sys.argv, as the console script does), with a finder
 # that notes OPENBLAS_THREAD_TIMEOUT as numpy is imported (loaded); prints what it saw as JSON.
@@ -52,17 +50,7 @@ with open(os.environ["SPY_OUT"], "w") as f:
 
 
 def _run(tmp_path: Path, args: list[str], **env: str | None) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROGRAM, *args],
-        env=host_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result, _ = python_json(_PROGRAM, *args, env=host_env(**env), cwd=tmp_path, timeout=300)
     return result
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import host_env
+from tests.conftest import host_env, python_json
 
 pytest.importorskip("tensorflow", reason="TensorFlow is in the test extra; install with .[test]")
 pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
@@ -23,18 +23,7 @@ print(json.dumps(fp.to_data()["determinism"]["frameworks"]["tensorflow"]))
 
 
 def _tf_state(setup: str, **env: str | None) -> dict[str, object]:
-    import json
-
-    proc = subprocess.run(
-        [sys.executable, "-c", _SCRIPT.format(setup=setup)],
-        env=host_env(TF_CPP_MIN_LOG_LEVEL="3", **env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    state: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    state, _ = python_json(_SCRIPT.format(setup=setup), env=host_env(TF_CPP_MIN_LOG_LEVEL="3", **env), timeout=300)
     return state
 
 

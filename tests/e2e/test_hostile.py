@@ -12,11 +12,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import struct
-import subprocess
-import sys
 import textwrap
 import tracemalloc
 from pathlib import Path
@@ -35,7 +32,7 @@ from envprint.codec import PAYLOAD_BUDGET
 from envprint.envelope import Envelope, payload_type_for
 from envprint.errors import EnvprintError, FingerprintFormatError, UsageError
 from scripts.bench_reading import hostile_elements, msgpack_array
-from tests.conftest import run_envprint
+from tests.conftest import python_json, run_envprint
 
 HOSTILE_TEXT = st.sampled_from(
     ["zz", "", "[/x]", "[link=http://evil]x[/link]", "\n-r /etc/passwd", "nan", "0x1p99999", "bfloat16",
@@ -266,16 +263,7 @@ def hostile_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _read_in_subprocess(reader: str, path: Path, pub: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-c", READER, reader, str(path), pub],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, "ENVPRINT_PROBES": ""},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out, _ = python_json(READER, reader, str(path), pub, env={**os.environ, "ENVPRINT_PROBES": ""})
     return out
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from envprint import signing
-from tests.conftest import host_env
+from tests.conftest import host_env, python_json
 
 pytestmark = [pytest.mark.slow, pytest.mark.tensorflow]
 pytest.importorskip("tensorflow")
@@ -146,15 +146,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path])
 
 def _serve(python: Path | str, model_dir: Path, keys: tuple[Path, Path], how: str, **env: str | None) -> dict:
     environment = host_env(TF_CPP_MIN_LOG_LEVEL="3", **env)
-    proc = subprocess.run(
-        [str(python), "-c", SERVE, str(model_dir), str(keys[1]), how],
-        env=environment,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    doc, _ = python_json(SERVE, str(model_dir), str(keys[1]), how, env=environment, python=python, cwd=ROOT)
+    return doc
 
 
 def test_the_guard_passes_in_its_own_training_environment_in_the_documented_order(

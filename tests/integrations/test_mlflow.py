@@ -18,7 +18,7 @@ pytest.importorskip("mlflow", reason="needs the mlflow extra (mlflow-skinny)")
 
 from envprint import signing
 from envprint.errors import UsageError
-from tests.conftest import host_env, run_envprint
+from tests.conftest import host_env, python_json, run_envprint
 
 MODEL_CODE = """
 import mlflow
@@ -167,18 +167,9 @@ def test_an_unknown_model_or_another_key_fails_clearly(trained: dict[str, object
     assert run_envprint(["check", "models:/churn/1", "--key", str(stranger), "--no-probes"], env=env).returncode == 3
 
 
-def _json_run(code: str, args: list[str], env: dict[str, str]) -> dict[str, object]:
-    """Returns the JSON document a Python subprocess running `code` printed last."""
-    proc = subprocess.run(
-        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=600, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-    result: dict[str, object] = json.loads(proc.stdout.splitlines()[-1])
-    return result
-
-
 def _serve(trained: dict[str, object], reference: str, dst: Path) -> dict[str, object]:
-    return _json_run(SERVE, [reference, str(trained["public"]), str(dst)], _env(trained["store"]))  # type: ignore[arg-type]
+    doc, _ = python_json(SERVE, reference, str(trained["public"]), str(dst), env=_env(trained["store"]))  # type: ignore[arg-type]
+    return doc
 
 
 def test_load_model_guards_then_loads_the_verified_copy(trained: dict[str, object], tmp_path: Path) -> None:
@@ -368,7 +359,8 @@ def _spy(
     **env: str | None,
 ) -> dict[str, object]:
     args = [reference, str(public), str(dst), json.dumps(watched), json.dumps(imports or []), json.dumps(sample)]
-    return _json_run(SPY, args, {**_env(store), **{k: v for k, v in env.items() if v is not None}})
+    doc, _ = python_json(SPY, *args, env={**_env(store), **{k: v for k, v in env.items() if v is not None}})
+    return doc
 
 
 def _log(got: dict[str, object]) -> str:
