@@ -1,8 +1,9 @@
 """`lazy_attributes`: a package's public names, imported from their modules on first use (PEP 562).
 
-`envprint`, `envprint.artifact`, `envprint.golden` and `envprint.render` use it so that importing the
-package, or one light submodule of it, does not load every module behind its names (issue 18: a command
-pays for what it does). Each package lists its names under ``if TYPE_CHECKING:`` as well, for type checkers.
+`envprint`, `envprint.artifact`, `envprint.golden`, `envprint.probes` and `envprint.render` use it, so
+that importing the package, or one light submodule of it, does not load every module behind its names
+(issue 18: a command pays for what it does). Each package also lists its names under
+``if TYPE_CHECKING:``, for type checkers.
 """
 
 from __future__ import annotations

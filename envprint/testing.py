@@ -407,9 +407,7 @@ def make_fingerprint(**overrides: Any) -> Fingerprint:
             }
         ),
         determinism=DeterminismInfo(
-            variables=dict.fromkeys(
-                ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "PYTHONHASHSEED", "TF_ENABLE_ONEDNN_OPTS")
-            ),
+            variables=dict.fromkeys(_VARIABLES),
             hash_randomization=True,
             seeds={},
             frameworks={},

@@ -11,8 +11,9 @@ See docs/probes.md.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from envprint._lazy import lazy_attributes
 from envprint.probes._base import GROUPS, OutputValue, Probe, Raw, register, registry, unregister
 from envprint.probes.compare import OutputComparison, ProbeComparison, compare, ulp_distance
 
@@ -35,10 +36,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # the suite (and numpy with it) loads on first use: comparing results needs neither
-    if name == "run_suite":
-        from envprint.probes.suite import run_suite  # loads the probe modules and numpy
+# the suite (and numpy with it) loads on first use: comparing results needs neither
+_LAZY = {"run_suite": "envprint.probes.suite"}
 
-        return run_suite
-    raise AttributeError(f"module 'envprint.probes' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())

@@ -16,19 +16,14 @@ A new field is added without a version change; a renamed or removed field bumps 
 from __future__ import annotations
 
 import io
-import sys
 from typing import Any
 
 from envprint.envelope import Trust
 from envprint.fleet import FleetGroup, FleetReport, Member
 from envprint.render import Format, render
+from envprint.render.formats import assert_never
 from envprint.render.json import report_data
 from envprint.render.safe_json import dumps
-
-if sys.version_info >= (3, 11):
-    from typing import assert_never
-else:  # pragma: no cover - Python 3.10: the shim of envprint.render.formats
-    from envprint.render.formats import assert_never
 
 __all__ = ["FLEET_JSON_VERSION", "fleet_data", "render_fleet"]
 

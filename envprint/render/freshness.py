@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +39,8 @@ from envprint.freshness.report import (
 from envprint.freshness.sketch import AGE, FETCH
 from envprint.freshness.slo import format_age, format_value
 from envprint.render import Format
+from envprint.render.formats import assert_never
 from envprint.render.safe_json import dumps
-
-if sys.version_info >= (3, 11):
-    from typing import assert_never
-else:  # pragma: no cover - Python 3.10: the shim of envprint.render.formats
-    from envprint.render.formats import assert_never
 
 __all__ = [
     "ATTRIBUTION_JSON_VERSION",

@@ -20,17 +20,12 @@ from __future__ import annotations
 
 import io
 import math
-import sys
 from typing import Any
 
 from envprint.golden.report import GoldenReport, ProbeComparison
 from envprint.render import Format
+from envprint.render.formats import assert_never
 from envprint.render.safe_json import dumps
-
-if sys.version_info >= (3, 11):
-    from typing import assert_never
-else:  # pragma: no cover - Python 3.10: the shim of envprint.render.formats
-    from envprint.render.formats import assert_never
 
 __all__ = ["GOLDEN_JSON_VERSION", "golden_data", "render_golden"]
 
