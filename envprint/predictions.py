@@ -30,7 +30,7 @@ import numpy as np
 
 from envprint.errors import FingerprintFormatError, UsageError
 from envprint.model import Fingerprint, ProbeResult
-from envprint.probes.transforms import Transform, add_transform, registered
+from envprint.probes.transforms import DEFAULT_ATOL, DEFAULT_RTOL, Transform, add_transform, recorded, registered
 
 __all__ = [
     "DEFAULT_ATOL",
@@ -43,9 +43,6 @@ __all__ = [
     "stored_inputs",
 ]
 
-#: relative tolerance of golden predictions: float32 rounding noise, far below any decision threshold
-DEFAULT_RTOL = 1e-6
-DEFAULT_ATOL = 0.0
 #: golden inputs travel in the fingerprint: a sample, not a data set
 MAX_INPUT_BYTES = 4 * 1024 * 1024
 #: the transform-probe kind of golden predictions
@@ -141,22 +138,21 @@ def rerun(reference: Fingerprint, model: Any, *, predict: Callable[[Any], Any] |
 
     The tolerance and version are the recorded ones, so the comparison is the one training asked for.
     """
-    probes = reference.probes if isinstance(reference.probes, Mapping) else {}
     out = {}
-    for name, recorded in probes.items():
-        if recorded.group != "parity" or recorded.flags.get("kind") != KIND:
+    for name, golden in recorded(reference).items():
+        if golden.flags.get("kind") != KIND:
             continue
         inputs = inputs_of(reference, name)
         if inputs is None:
             continue
-        rtol, atol = recorded.flags.get("rtol"), recorded.flags.get("atol")
+        rtol, atol = golden.flags.get("rtol"), golden.flags.get("atol")
         transform = Transform(
             name,
             predict if predict is not None else predictor(model),
             inputs,
             rtol=float(rtol) if isinstance(rtol, (int, float)) else DEFAULT_RTOL,
             atol=float(atol) if isinstance(atol, (int, float)) else DEFAULT_ATOL,
-            version=recorded.version,
+            version=golden.version,
             kind=KIND,
         )
         out[name] = transform.record()

@@ -20,7 +20,7 @@ How `diff` decides (docs/diff.md has the reader's version):
   that differs between any two captures by construction (`BOOKKEEPING`) is not compared at all.
 * Probe results are compared with `envprint.probes.compare` (imported only when two digests
   differ): categorical differences are critical, float differences up to `NORMWISE_CRITICAL` are
-  warnings. Each probe finding names its likely cause among the other findings (`ATTRIBUTION`).
+  warnings. Each probe finding names its likely cause among the other findings (`attribution.CAUSES`).
 * `identity_projection` keeps exactly the fields whose differences are identity findings, so
   two fingerprints have equal `identity_digest`s exactly when their diff has no identity finding.
 
@@ -35,7 +35,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from envprint.diffing.attribution import ATTRIBUTION, attribute, link_settings
+from envprint.diffing.attribution import attribute, link_settings
 from envprint.diffing.identity import CONTEXT_KINDS, identity_digest, identity_projection
 from envprint.diffing.packages import (
     NUMERICS_PACKAGES,
@@ -56,7 +56,6 @@ from envprint.model import Fingerprint
 from envprint.report import DiffReport, Finding
 
 __all__ = [
-    "ATTRIBUTION",
     "BOOKKEEPING",
     "NORMWISE_CRITICAL",
     "NUMERICS_PACKAGES",

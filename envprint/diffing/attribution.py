@@ -128,11 +128,6 @@ CAUSES: Mapping[str, tuple[str, ...]] = {
     "model": _MODEL,
 }  # fmt: skip
 
-#: kept for callers of the earlier name: probe name or group -> the finding paths that can explain it
-ATTRIBUTION: Mapping[str, tuple[str, ...]] = {
-    key: tuple(glob for factor in factors for glob in _FACTORS[factor]) for key, factors in CAUSES.items()
-}
-
 #: tried when none of a probe's own factors differs: the numerics packages, then the interpreter
 _FALLBACK = ("numpy version", "other numerics packages", "Python")
 
