@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import resource
@@ -281,29 +280,12 @@ def bench_startup(env: dict[str, str], work: Path, repeat: int) -> dict[str, Any
 # --------------------------------------------------------------------------------------------- verify
 
 
-def _single_core_sha256(path: Path) -> None:
-    h = hashlib.sha256()
-    with open(path, "rb", buffering=0) as f:
-        buf = bytearray(MIB)
-        view = memoryview(buf)
-        while n := f.readinto(buf):
-            h.update(view[:n])
-
-
-def _best_s(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def bench_verify(env: dict[str, str], work: Path, size: int, repeat: int) -> dict[str, Any]:
     """Returns verify of one `size`-byte file (default sharded manifest) vs single-core hashlib, best of `repeat`."""
     sys.path.insert(0, str(REPO))
     from envprint import artifact
 
+    timing = _script("bench_artifact")  # the same anchor and best-of timing as the artifact section
     model = work / "big-model"
     model.mkdir(exist_ok=True)
     big = model / "model.safetensors"
@@ -317,10 +299,10 @@ def bench_verify(env: dict[str, str], work: Path, size: int, repeat: int) -> dic
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     manifest = artifact.manifest(big)  # the default: sharded above DEFAULT_SHARD_SIZE
     shards = sum(len(s) for s in manifest.shards.values())
-    hashlib_s = _best_s(lambda: _single_core_sha256(big), repeat)
-    library_s = _best_s(lambda: artifact.verify(manifest, big), repeat)
+    hashlib_s = timing.best_of(lambda: timing.single_core_sha256(big), repeat)
+    library_s = timing.best_of(lambda: artifact.verify(manifest, big), repeat)
     command = [PY, "-m", "envprint", "verify", str(model / "envprint.fp"), "--key", f"{key}.pub"]
-    cli_s = _best_s(lambda: subprocess.run(command, env=env, check=True, capture_output=True), repeat)
+    cli_s = timing.best_of(lambda: subprocess.run(command, env=env, check=True, capture_output=True), repeat)
     res = {
         "file_mib": size // MIB,
         "cores": cores,

@@ -39,7 +39,8 @@ GIB = 1024**3
 MIB = 1024**2
 
 
-def _best(fn: Callable[[], object], repeat: int) -> float:
+def best_of(fn: Callable[[], object], repeat: int) -> float:
+    """Returns the shortest of `repeat` timed calls of `fn`, in seconds."""
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -58,7 +59,8 @@ def _write(path: Path, size: int, block: bytes) -> None:
             left -= n
 
 
-def _single_core_sha256(path: Path) -> None:
+def single_core_sha256(path: Path) -> None:
+    """Hashes `path` with hashlib on this thread, 1 MiB at a time: the anchor of every hashing ratio."""
     h = hashlib.sha256()
     buf = bytearray(MIB)
     view = memoryview(buf)
@@ -85,16 +87,16 @@ def bench_artifact(workdir: Path, *, workers: int | None = None, repeat: int = 3
     total = make_model(one)
     split = workdir / "split"  # the same bytes in 8 files, so every core can work
     total_split = make_model(split, split=8, small=0)
-    single = GIB / _best(lambda: _single_core_sha256(one / "weights-00.bin"), repeat) / 1e9
+    single = GIB / best_of(lambda: single_core_sha256(one / "weights-00.bin"), repeat) / 1e9
     # the hashing engine, as before sharded digests existed (shard_size=0); their cost is measured below
-    t1 = _best(lambda: artifact.manifest(one, workers=1, shard_size=0), repeat)
-    tn = _best(lambda: artifact.manifest(one, workers=n, shard_size=0), repeat)
-    ts = _best(lambda: artifact.manifest(split, workers=n, shard_size=0), repeat)
-    ts_sharded = _best(lambda: artifact.manifest(split, workers=n), repeat)  # default: 64 MiB shards
+    t1 = best_of(lambda: artifact.manifest(one, workers=1, shard_size=0), repeat)
+    tn = best_of(lambda: artifact.manifest(one, workers=n, shard_size=0), repeat)
+    ts = best_of(lambda: artifact.manifest(split, workers=n, shard_size=0), repeat)
+    ts_sharded = best_of(lambda: artifact.manifest(split, workers=n), repeat)  # default: 64 MiB shards
     # the machine's parallel ceiling right now (noisy neighbours show here): plain hashlib loops in n threads
     parts = sorted(split.glob("*.bin"))
     with ThreadPoolExecutor(n) as pool:
-        tp = _best(lambda: list(pool.map(_single_core_sha256, parts)), repeat)
+        tp = best_of(lambda: list(pool.map(single_core_sha256, parts)), repeat)
     cores = min(n, os.cpu_count() or 1)
     # sha256 is sequential: one file is one core's work, so the 1 GiB file bounds the wall time
     critical = max(GIB, total / cores) / (single * 1e9)
@@ -102,8 +104,8 @@ def bench_artifact(workdir: Path, *, workers: int | None = None, repeat: int = 3
     rng_block = os.urandom(4096)
     for i in range(5000):
         _write(small_dir / f"d{i % 50:02d}" / f"f{i:04d}", 4096, rng_block)
-    s1 = _best(lambda: artifact.manifest(small_dir, workers=1), repeat) / 5000 * 1e6
-    sn = _best(lambda: artifact.manifest(small_dir, workers=n), repeat) / 5000 * 1e6
+    s1 = best_of(lambda: artifact.manifest(small_dir, workers=1), repeat) / 5000 * 1e6
+    sn = best_of(lambda: artifact.manifest(small_dir, workers=n), repeat) / 5000 * 1e6
     return {
         "workers": n,
         "cpus": os.cpu_count(),
@@ -191,7 +193,7 @@ def bench_sign_verify(workdir: Path, *, repeat: int = 9) -> dict[str, Any]:
     run("verify", str(signed), str(public))  # writes bytecode caches
     sign = median_ms([run("sign", str(unsigned), str(private)) for _ in range(repeat)])
     verify = median_ms([run("verify", str(signed), str(public)) for _ in range(repeat)])
-    bare = _best(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), repeat)
+    bare = best_of(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), repeat)
     return {
         "fingerprint_bytes": signed.stat().st_size,
         "python_startup_ms": round(bare * 1e3, 1),
@@ -222,11 +224,7 @@ def _raw_parallel(path: Path, size: int, n: int, repeat: int) -> float:
     part = -(-size // n)
     spans = [(i * part, min(part, size - i * part)) for i in range(n)]
     with ThreadPoolExecutor(n) as pool:
-        return _best(lambda: list(pool.map(lambda s: _range_sha256(path, *s), spans)), repeat)
-
-
-def _verify_time(m: Any, path: Path, workers: int, repeat: int) -> float:
-    return _best(lambda: artifact.verify(m, path, workers=workers), repeat)
+        return best_of(lambda: list(pool.map(lambda s: _range_sha256(path, *s), spans)), repeat)
 
 
 def bench_shards(
@@ -254,7 +252,7 @@ def bench_shards(
     sizes = shard_sizes or (16 * MIB, 64 * MIB, 256 * MIB)
     manifests = {0: artifact.manifest(big, shard_size=0), **{s: artifact.manifest(big, shard_size=s) for s in sizes}}
     timed: dict[str, Callable[[], object]] = {
-        "single": lambda: _single_core_sha256(big),
+        "single": lambda: single_core_sha256(big),
         "raw_threads": lambda: _raw_parallel(big, size, cores, 1),
         **{f"verify_{s}": (lambda s=s: artifact.verify(manifests[s], big, workers=n)) for s in manifests},
         **{f"capture_{s}": (lambda s=s: artifact.manifest(big, shard_size=s, workers=n)) for s in manifests},
@@ -262,7 +260,7 @@ def bench_shards(
     best = {name: float("inf") for name in timed}
     for _ in range(repeat):
         for name, fn in timed.items():
-            best[name] = min(best[name], _best(fn, 1))
+            best[name] = min(best[name], best_of(fn, 1))
     single, ceiling = size / best["single"] / 1e9, size / best["raw_threads"] / 1e9
     out: dict[str, Any] = {
         "workers": n,
@@ -302,8 +300,8 @@ def bench_digest_cache(workdir: Path, *, repeat: int = 5, size: int = 256 * MIB)
     m = artifact.manifest(model)
     cache_dir = workdir / "digest-cache"
     artifact.verify(m, model, cache=artifact.DigestCache(cache_dir, racy_seconds=0))  # the first start fills it
-    t_plain = _best(lambda: artifact.verify(m, model), repeat)
-    t_cached = _best(lambda: artifact.verify(m, model, cache=artifact.DigestCache(cache_dir, racy_seconds=0)), repeat)
+    t_plain = best_of(lambda: artifact.verify(m, model), repeat)
+    t_cached = best_of(lambda: artifact.verify(m, model, cache=artifact.DigestCache(cache_dir, racy_seconds=0)), repeat)
     return {
         "model_mib": size // MIB,
         "verify_without_cache_ms": round(t_plain * 1e3, 2),
@@ -346,7 +344,7 @@ def bench_hub_resolve(workdir: Path, *, repeat: int = 5) -> dict[str, Any]:
     run(_RESOLVE, "hf://org/m")  # bytecode caches
     rows = [run(_RESOLVE, "hf://org/m") for _ in range(repeat)]
     plain = [run(_RESOLVE, str(cache / "models--org--m" / "snapshots" / ("ab" * 20))) for _ in range(repeat)]
-    bare = _best(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), repeat)
+    bare = best_of(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), repeat)
 
     def median(values: list[float]) -> float:
         return round(sorted(values)[len(values) // 2] * 1e3, 1)

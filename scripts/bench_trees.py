@@ -64,7 +64,10 @@ def main() -> int:
                 cmd = [py, *(a.format(w=work, t=tree) for a in argv)]
                 start = time.perf_counter()
                 env = dict(base, PYTHONPATH=str(path))
-                subprocess.run(cmd, env=env, cwd=path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                proc = subprocess.run(cmd, env=env, cwd=path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                if proc.returncode not in ((0, 1) if name.startswith("envprint diff") else (0,)):
+                    # a failed run is no timing: stop rather than compare a crash with a command
+                    sys.exit(f"{tree} tree: {name} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
                 if rnd:
                     times[(name, tree)].append(time.perf_counter() - start)
         start = time.perf_counter()
