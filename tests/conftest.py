@@ -22,6 +22,26 @@ _VOLATILE = (
 )  # fmt: skip
 
 
+#: OpenBLAS kernels (threadpoolctl's "architecture") whose ddot splits long vectors across threads
+THREADED_DOT_KERNELS = frozenset({"sandybridge", "haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"})
+
+
+def openblas_kernel() -> str | None:
+    """Returns the kernel ("architecture") of numpy's OpenBLAS in lower case, None when numpy uses another BLAS."""
+    import numpy  # noqa: F401  - threadpoolctl sees the BLAS numpy has loaded
+    import threadpoolctl
+
+    infos = [i for i in threadpoolctl.threadpool_info() if i["internal_api"] == "openblas"]
+    return str(infos[0].get("architecture", "")).lower() if infos else None
+
+
+def openblas_splits_dot() -> bool:
+    """Returns whether 1 and 2 OpenBLAS threads round a long dot product differently on this host: its kernel
+    threads ddot (Prescott-era ones do not) and there are 2 CPUs (OpenBLAS caps its threads at the CPU count)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cpus >= 2 and openblas_kernel() in THREADED_DOT_KERNELS
+
+
 def host_env(**overrides: str | None) -> dict[str, str]:
     """Returns a copy of this environment with volatile numerics variables removed, then `overrides` applied."""
     env = {k: v for k, v in os.environ.items() if k not in _VOLATILE and not k.startswith("ENVPRINT_")}

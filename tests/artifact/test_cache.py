@@ -86,14 +86,26 @@ def test_the_cache_is_private(model: Path, cache_dir: Path) -> None:
     )
 
 
+def _wait_for_a_later_tick(scratch_dir: Path, after_ns: int) -> None:
+    """Returns once this filesystem stamps a new write with a ctime later than `after_ns` (at most 5 s)."""
+    scratch = scratch_dir / "tick"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        scratch.write_bytes(b"x")
+        if scratch.stat().st_ctime_ns > after_ns:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the filesystem's ctime did not advance within 5 s")
+
+
 @pytest.mark.parametrize("how", ["rewritten in place", "mtime put back after a write", "replaced by another file"])
-def test_a_changed_file_is_hashed_again_and_refused(model: Path, cache_dir: Path, how: str) -> None:
+def test_a_changed_file_is_hashed_again_and_refused(model: Path, cache_dir: Path, how: str, tmp_path: Path) -> None:
     m = artifact.manifest(model, shard_size=MIB)
     artifact.verify(m, model, cache=DigestCache(cache_dir, racy_seconds=0))
-    # ctime has a coarse tick (1-10 ms): the change must land in a later one, or it could keep the
-    # identity the cache holds; in production the 2 s racy window is what excludes that case
-    time.sleep(0.05)
+    # ctime has a coarse tick (1-10 ms here, 1 s on some filesystems): the change must land in a later
+    # one, or it could keep the identity the cache holds; in production the 2 s racy window excludes that
     weights = model / "weights.bin"
+    _wait_for_a_later_tick(tmp_path, weights.stat().st_ctime_ns)
     st = weights.stat()
     data = bytearray(weights.read_bytes())
     data[MIB + 5] ^= 0xFF
@@ -176,9 +188,14 @@ def test_the_environment_variable_opts_guard_and_check_in(
     model: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     m = artifact.manifest(model)
+    # digests stored by an earlier verified start (racy window off: the files were just written)
+    artifact.verify(m, model, cache=DigestCache(cache_dir, racy_seconds=0))
     monkeypatch.setenv(CACHE_ENV, str(cache_dir))
-    artifact.check_binding(m, model / "envprint.fp", model)
-    assert cache_dir.is_dir()  # opened (files just written are too recent to be stored: racy)
+    check = artifact.check_binding(m, model / "envprint.fp", model)
+    assert check is not None and check.cached >= 1  # the variable alone made the binding check use them
+    monkeypatch.delenv(CACHE_ENV)
+    uncached = artifact.check_binding(m, model / "envprint.fp", model)
+    assert uncached is not None and uncached.cached == 0  # without it, every file is read
 
 
 @pytest.mark.slow

@@ -54,7 +54,7 @@ def test_the_eleven_collector_sections_are_the_ones_tested() -> None:
     }  # fmt: skip
 
 
-@pytest.mark.parametrize("preset", ["default", "strict"])
+@pytest.mark.parametrize("preset", ["lenient", "default", "strict"])
 @pytest.mark.parametrize("section", SECTIONS)
 def test_a_section_unmeasurable_at_serving_refuses(
     section: str, preset: str, model: Path, keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch

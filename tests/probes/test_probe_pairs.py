@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import threadpoolctl
 
 from envprint.probes import compare, registry
+from tests.conftest import THREADED_DOT_KERNELS, openblas_kernel
 from tests.probes.conftest import Host, Results, RunHosts, differences
 
 CORE = {p.name for p in registry() if p.requires is None}
@@ -28,15 +28,6 @@ def assert_healthy(*sides: Results) -> None:
         assert set(results) == CORE  # framework probes are left out: no framework imported
         bad = {n: r.reason for n, r in results.items() if r.status != "ok" or not r.stable}
         assert bad == {}
-
-
-#: OpenBLAS kernels (threadpoolctl's "architecture") whose ddot splits long vectors across threads
-_THREADED_DOT_KERNELS = {"sandybridge", "haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"}
-
-
-def _openblas() -> dict[str, object] | None:
-    infos = [i for i in threadpoolctl.threadpool_info() if i["internal_api"] == "openblas"]
-    return infos[0] if infos else None
 
 
 def _cpu_features() -> tuple[dict[str, bool], list[str]]:
@@ -66,7 +57,7 @@ def test_unset_hash_seed_marks_hash_order_random_and_nothing_else_differs(hosts:
 
 
 @pytest.mark.skipif(
-    len(os.sched_getaffinity(0)) < 2 or _openblas() is None,
+    len(os.sched_getaffinity(0)) < 2 or openblas_kernel() is None,
     reason="needs numpy on OpenBLAS and 2 CPUs (OpenBLAS caps its threads at the CPU count)",
 )
 def test_openblas_threads_1_vs_2_differ_only_in_the_threaded_dot_product(hosts: RunHosts) -> None:
@@ -78,8 +69,8 @@ def test_openblas_threads_1_vs_2_differ_only_in_the_threaded_dot_product(hosts: 
     assert_healthy(a, b)
     diff = differences(a, b)
     assert set(diff) <= {"blas_threads"}
-    kernel = str((_openblas() or {}).get("architecture", "")).lower()
-    if kernel in _THREADED_DOT_KERNELS:
+    kernel = openblas_kernel()
+    if kernel in THREADED_DOT_KERNELS:
         assert set(diff) == {"blas_threads"}, kernel
     if not diff:
         return
@@ -95,7 +86,7 @@ def _haswell_capable() -> bool:
 
 
 @pytest.mark.skipif(
-    _openblas() is None or not _haswell_capable(), reason="needs OpenBLAS on an x86-64 CPU with AVX2+FMA"
+    openblas_kernel() is None or not _haswell_capable(), reason="needs OpenBLAS on an x86-64 CPU with AVX2+FMA"
 )
 def test_openblas_coretype_haswell_vs_sandybridge_changes_fma_signature_and_gemms(hosts: RunHosts) -> None:
     a, b = hosts(Host({"OPENBLAS_CORETYPE": "Haswell"}), Host({"OPENBLAS_CORETYPE": "Sandybridge"}))
