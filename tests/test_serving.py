@@ -337,7 +337,7 @@ def test_an_unbound_fingerprint_is_refused_by_guard_and_verify(swapped: Path, ke
     with pytest.raises(envprint.ArtifactMismatchError):  # skipping the re-hash does not waive the binding
         guard(str(fp), trusted_keys=[keys[1]], probes=False, verify_artifact=False)
     proc = run_envprint(["verify", str(fp), "--key", str(keys[1])])
-    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert proc.returncode == 3 and "not bound to a model" in proc.stderr, proc.stdout + proc.stderr
     assert f"cannot vouch for {swapped}" in proc.stderr
 
 
@@ -381,7 +381,7 @@ def test_a_bound_fingerprint_whose_model_is_missing_fails_verification(tmp_path:
     with pytest.raises(envprint.ArtifactMismatchError, match="not beside the fingerprint"):
         verify_file(tmp_path / "model.bin.fp", [keys[1]])
     proc = run_envprint(["verify", str(tmp_path / "model.bin.fp"), "--key", str(keys[1])])
-    assert proc.returncode == 3
+    assert proc.returncode == 3 and "not beside the fingerprint" in proc.stderr, proc.stderr
 
 
 # ------------------------------------------------------------------ overrides always leave a trace

@@ -164,7 +164,8 @@ def test_an_unknown_model_or_another_key_fails_clearly(trained: dict[str, object
     assert missing.returncode == 2
     assert "models:/churn/7: MLflow: Model Version (name=churn, version=7) not found" in missing.stderr
     _, stranger = signing.generate_keypair(tmp_path / "stranger")
-    assert run_envprint(["check", "models:/churn/1", "--key", str(stranger), "--no-probes"], env=env).returncode == 3
+    untrusted = run_envprint(["check", "models:/churn/1", "--key", str(stranger), "--no-probes"], env=env)
+    assert untrusted.returncode == 3 and "which is not a trusted key" in untrusted.stderr, untrusted.stderr
 
 
 def _serve(trained: dict[str, object], reference: str, dst: Path) -> dict[str, object]:
