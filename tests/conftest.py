@@ -42,6 +42,17 @@ def openblas_splits_dot() -> bool:
     return cpus >= 2 and openblas_kernel() in THREADED_DOT_KERNELS
 
 
+def numpy_found_targets() -> tuple[str, ...]:
+    """Returns the SIMD targets above its baseline that numpy dispatches to on this CPU, as a process with
+    host_env() sees them (read by envprint's own collector, which knows numpy 1.x and 2.x)."""
+    code = (
+        "import json, numpy\nfrom envprint.collect.cpu import numpy_simd\n"
+        "simd = numpy_simd()\nprint(json.dumps({'found': list(getattr(simd, 'found', ()))}))"
+    )
+    doc, _ = python_json(code)
+    return tuple(doc["found"])
+
+
 def host_env(**overrides: str | None) -> dict[str, str]:
     """Returns a copy of this environment with volatile numerics variables removed, then `overrides` applied."""
     env = {k: v for k, v in os.environ.items() if k not in _VOLATILE and not k.startswith("ENVPRINT_")}
@@ -77,10 +88,23 @@ def python_json(
     cwd: Path | None = None,
     timeout: float = 600,
 ) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
-    """Returns the JSON object `python -c code ARGS` printed on its last line, and the finished process.
+    """Returns the JSON object `python -c code ARGS` printed on its last line, and the finished process
+    (run as `run_python` runs it)."""
+    proc = run_python(code, *args, env=env, python=python, cwd=cwd, timeout=timeout)
+    doc: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return doc, proc
 
-    The process runs with `env` (default: host_env()); the test fails with its stderr when it exits non-zero.
-    """
+
+def run_python(
+    code: str,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    python: str | os.PathLike[str] = sys.executable,
+    cwd: Path | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """Returns the finished `python -c code ARGS`, run with `env` (default: host_env()); the test fails with its
+    stderr when it exits non-zero."""
     proc = subprocess.run(
         [str(python), "-c", code, *args],
         env=dict(env) if env is not None else host_env(),
@@ -91,8 +115,7 @@ def python_json(
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    doc: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return doc, proc
+    return proc
 
 
 CaptureFn = Callable[..., Loaded]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -10,6 +12,9 @@ from typing import Any
 import pytest
 
 MASTER = "local-cluster[2,1,1024]"  # two executor JVMs of one core each
+JAVA = shutil.which("java", path=os.path.join(os.environ.get("JAVA_HOME", ""), "bin")) or shutil.which("java")
+#: the marks of a module of Spark tests: slow, and skipped without Java
+SPARK_TESTS = [pytest.mark.slow, pytest.mark.skipif(JAVA is None, reason="Spark needs Java 17+ (no java found)")]
 
 
 @contextlib.contextmanager

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -16,7 +13,7 @@ from envprint import signing
 from envprint.errors import UsageError
 from envprint.predictions import decode_inputs, encode_inputs, predictor
 from envprint.probes import transforms
-from tests.conftest import host_env
+from tests.conftest import host_env, python_json, run_python
 
 # A serving process: loads the model from its directory, runs the guard with it, prints the verdict.
 SERVE = textwrap.dedent(
@@ -71,27 +68,13 @@ def _train(directory: Path, keys: tuple[Path, Path], **env: str) -> Path:
         envprint.capture(artifact=model_dir).save(model_dir + "/envprint.fp", key=key)
         """
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(directory), str(keys[0])],
-        env=host_env(**env),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    run_python(code, str(directory), str(keys[0]), env=host_env(**env))
     return directory
 
 
 def _serve(model: Path, keys: tuple[Path, Path], *, policy: str = "default", shift: float = 0.0, **env: str) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-c", SERVE, str(model), str(keys[1]), policy, str(shift)],
-        env=host_env(**env),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.splitlines()[-1])
+    doc, _ = python_json(SERVE, str(model), str(keys[1]), policy, str(shift), env=host_env(**env))
+    return doc
 
 
 @pytest.fixture(scope="module")

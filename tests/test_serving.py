@@ -8,7 +8,6 @@ import json
 import logging
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,14 @@ import pytest
 import envprint
 from envprint import signing
 from envprint.serving import guard
-from tests.conftest import host_env, openblas_splits_dot, python_json, run_envprint
+from tests.conftest import (
+    host_env,
+    numpy_found_targets,
+    openblas_splits_dot,
+    python_json,
+    run_envprint,
+    run_python,
+)
 
 SERVE = textwrap.dedent(
     """
@@ -116,9 +122,7 @@ def test_coretype_change_is_refused(tmp_path: Path, keys: tuple[Path, Path]) -> 
 
 
 def test_numpy_simd_level_removed_is_refused(model: Path, keys: tuple[Path, Path]) -> None:
-    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-
-    found = [d for d in __cpu_dispatch__ if __cpu_features__.get(d)]
+    found = numpy_found_targets()
     if not found:
         pytest.skip("numpy found no dispatch target above its baseline on this CPU")
     out = serve(model, keys, env={"NPY_DISABLE_CPU_FEATURES": found[-1]})
@@ -445,8 +449,7 @@ def test_a_passing_guard_names_the_warnings_it_accepted(tmp_path: Path, keys: tu
         "import envprint; envprint.seed_everything(7); "
         f"envprint.capture(artifact={str(model)!r}).save({str(model / 'envprint.fp')!r}, key={str(keys[0])!r})"
     )
-    proc = subprocess.run([sys.executable, "-c", train], env=host_env(), capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
+    run_python(train)
     out = serve(model, keys)
     assert out["status"] == "pass" and out["violations"] == []
     passed = out["stderr"][out["stderr"].index("guard PASS") :]

@@ -25,7 +25,7 @@ import pytest
 
 from envprint import signing
 from envprint.collect.variables import KNOWN
-from tests.conftest import host_env, run_envprint
+from tests.conftest import host_env, numpy_found_targets, run_envprint, run_python
 
 pytestmark = pytest.mark.slow
 
@@ -80,13 +80,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def reference(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path]) -> Path:
     """Returns a reference fingerprint captured in-process (usage recorded, as in training), signed."""
     path = tmp_path_factory.mktemp("ref") / "train.fp"
-    proc = subprocess.run(
-        [sys.executable, "-c", CAPTURE, str(path), str(keys[0])],
-        env=_env(),
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
+    run_python(CAPTURE, str(path), str(keys[0]), env=_env())
     return path
 
 
@@ -135,13 +129,7 @@ def test_a_test_only_package_training_never_imported_is_no_alarm(
     (dist / "top_level.txt").write_text("testonlylib\n")
     (site / "testonlylib.py").write_text("VALUE = 1\n")
     train = tmp_path / "train.fp"
-    proc = subprocess.run(
-        [sys.executable, "-c", CAPTURE, str(train), str(keys[0])],
-        env=_env(PYTHONPATH=str(site)),
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
+    run_python(CAPTURE, str(train), str(keys[0]), env=_env(PYTHONPATH=str(site)))
     serve = _side(tmp_path, "serve", _env())
     doc = json.loads(run_envprint(["diff", str(train), str(serve), "-f", "json"]).stdout)
     (f,) = [f for f in doc["findings"] if f["path"] == "packages.testonlylib"]
@@ -179,7 +167,7 @@ def test_skew_corpus_refuses_with_the_right_cause_first(
 ) -> None:
     variables, cause = SKEWS[name]
     if variables.get("NPY_DISABLE_CPU_FEATURES") == "__all_found__":
-        found = _numpy_found()
+        found = numpy_found_targets()
         if not found:
             pytest.skip("numpy finds no SIMD dispatch target on this CPU: nothing to disable")
         variables = {"NPY_DISABLE_CPU_FEATURES": " ".join(found)}
@@ -191,15 +179,6 @@ def test_skew_corpus_refuses_with_the_right_cause_first(
     first = violations[0]
     named = f"{first['title']} {first.get('cause') or ''}"
     assert cause in named, json.dumps(first, indent=1)
-
-
-def _numpy_found() -> list[str]:
-    code = (
-        "import numpy._core._multiarray_umath as m; "
-        "print(' '.join(d for d in m.__cpu_dispatch__ if m.__cpu_features__.get(d)))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=host_env())
-    return out.stdout.split()
 
 
 def test_corpora_summary_is_what_docs_report() -> None:

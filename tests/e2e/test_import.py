@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import host_env
+from tests.conftest import host_env, run_python
 from tests.import_graph import _modules, find_cycles, import_graph
 
 
@@ -19,7 +19,7 @@ def test_import_envprint_imports_no_heavy_modules() -> None:
         "print(sorted(m for m in ('numpy', 'tensorflow', 'torch', 'pynvml', 'threadpoolctl', 'cryptography') "
         "if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], env=host_env(), capture_output=True, text=True, check=True)
+    out = run_python(code)
     assert out.stdout.strip() == "[]"
 
 
@@ -52,7 +52,7 @@ def test_importing_every_submodule_keeps_the_public_functions() -> None:
         "import envprint.diffing as d\n"
         "print(callable(envprint.capture), callable(envprint.diff), callable(envprint.guard), type(d).__name__)"
     )
-    out = subprocess.run([sys.executable, "-c", code], env=host_env(), capture_output=True, text=True, check=True)
+    out = run_python(code)
     assert out.stdout.strip() == "True True True module"
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from envprint import signing
-from tests.conftest import host_env, python_json
+from tests.conftest import host_env, python_json, run_python
 
 pytestmark = [pytest.mark.slow, pytest.mark.tensorflow]
 pytest.importorskip("tensorflow")
@@ -137,10 +137,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path])
     directory = tmp_path_factory.mktemp("keras") / "model"
     directory.mkdir()
     env = host_env(TF_DETERMINISTIC_OPS="1", TF_CPP_MIN_LOG_LEVEL="3", OMP_NUM_THREADS=None)
-    proc = subprocess.run(
-        [sys.executable, "-c", TRAIN, str(directory), str(keys[0])], env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_python(TRAIN, str(directory), str(keys[0]), env=env)
     return directory
 
 

@@ -6,9 +6,7 @@ test extra) or Java is missing.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +18,10 @@ from envprint import parity
 from envprint.golden import compare_bundle
 from tests.conftest import run_envprint
 from tests.golden_bundle.conftest import EXAMPLE, labels
-from tests.spark_session import local_cluster
+from tests.spark_session import SPARK_TESTS, local_cluster
 
 pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'envprint[spark]')")
-JAVA = shutil.which("java", path=os.path.join(os.environ.get("JAVA_HOME", ""), "bin")) or shutil.which("java")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(JAVA is None, reason="Spark needs Java 17+ (no java found)")]
+pytestmark = SPARK_TESTS
 
 PROBES = ("fill_age", "encode_color", "signup_day")
 

@@ -7,8 +7,6 @@ One session serves the module: starting Spark costs tens of seconds. Skipped onl
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +15,10 @@ import pytest
 
 from envprint.fleet import group
 from envprint.model import Fingerprint, Unavailable
-from tests.spark_session import local_cluster
+from tests.spark_session import SPARK_TESTS, local_cluster
 
 pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'envprint[spark]')")
-JAVA = shutil.which("java", path=os.path.join(os.environ.get("JAVA_HOME", ""), "bin")) or shutil.which("java")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(JAVA is None, reason="Spark needs Java 17+ (no java found)")]
+pytestmark = SPARK_TESTS
 
 #: thread and hash-seed variables the driver (this process) must not inherit from the caller's shell
 _DRIVER_UNSET = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED")
