@@ -18,7 +18,15 @@ import pytest
 from envprint.codec import read
 from envprint.collect import env as env_collector
 from envprint.model import Unavailable
-from envprint.privacy import REDACTED, is_secret_name, looks_secret_value, redact_path, safe_metadata, safe_value
+from envprint.privacy import (
+    REDACTED,
+    is_secret_name,
+    looks_secret_value,
+    redact,
+    redact_path,
+    safe_metadata,
+    safe_value,
+)
 from tests.conftest import host_env, run_envprint
 
 PLANTED = {
@@ -351,3 +359,18 @@ def test_a_time_zone_path_is_masked_in_the_variable_and_in_the_reason() -> None:
     assert info.tz_env == ":/srv/<redacted>/zone"
     assert isinstance(info.local_zone, Unavailable)
     assert "/srv/<redacted>/zone" in info.local_zone.reason and "ghp_" not in info.local_zone.reason
+
+
+# every keyword of privacy._SETTING: redact() only tries that pattern on text holding one of its cheap
+# pre-filter words (_SETTING_WORDS), so a keyword the pre-filter misses would silently never be redacted
+_SETTING_KEYWORDS = (
+    "password", "passwd", "pass", "pwd", "secret", "token", "api_key", "api-key", "apikey", "access_key",
+    "access-key", "private_key", "private-key", "credential", "credentials", "auth", "authorization",
+    "authorisation", "sig", "signature", "DB_PASSWORD", "--token",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("keyword", _SETTING_KEYWORDS)
+@pytest.mark.parametrize("separator", ["=", ": "])
+def test_every_setting_keyword_passes_the_pre_filter_and_is_redacted(keyword: str, separator: str) -> None:
+    assert redact(f"{keyword}{separator}hunter2xyz") == f"{keyword}{separator}{REDACTED}"

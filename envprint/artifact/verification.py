@@ -82,7 +82,7 @@ class ArtifactCheck(Record):
 
 
 def _size(n: int) -> str:
-    return f"{n // (1024 * 1024)} MiB" if n % (1024 * 1024) == 0 else f"{n} bytes"
+    return f"{n // shards.MIB} MiB" if n % shards.MIB == 0 else f"{n} bytes"
 
 
 class _Plan:
